@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs samepage's build, test and benchmark dependencies from Debian 12 packages.
+# Idempotent: packages already present are left alone. Needs root.
+set -euo pipefail
+
+build_pkgs=(
+  build-essential pkg-config git
+  libseccomp-dev libcap-dev libarchive-dev libfuse3-dev fuse3 libyajl-dev libssl-dev
+  libcmocka-dev libzstd-dev liblzma-dev zlib1g-dev
+)
+test_pkgs=(
+  podman conmon crun runc containerd catatonit
+  busybox-static bats jq util-linux iproute2 procps psmisc
+  zstd xz-utils gzip tar skopeo umoci debootstrap python3 hyperfine time
+)
+
+missing=()
+for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
