@@ -15,7 +15,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 \
+CFLAGS += -MMD -MP -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 \
           -fno-strict-aliasing -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
           -DSAMEPAGE_VERSION='"$(VERSION)"' -DSAMEPAGE_COMMIT='"$(COMMIT)"' \
           -DSAMEPAGE_LIBDIR='"$(LIBDIR)"' -Iinclude $(PKG_CFLAGS)
@@ -30,7 +30,7 @@ endif
 
 # Every .c under these directories is part of the one internal library.
 LIB_SRC := $(wildcard lib/*.c oci/*.c shim/*.c casfs/*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIBA := $(BUILD)/libsamepage.a
 
 SAMEPAGE_SRC := $(wildcard cmd/samepage/*.c)
@@ -47,7 +47,7 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 all: $(BINS) $(PRELOAD) $(UNIT_BINS)
 
-$(BUILD)/%.o: %.c $(wildcard include/samepage/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard include/samepage/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -56,13 +56,13 @@ $(LIBA): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/samepage: $(SAMEPAGE_SRC:%.c=$(BUILD)/%.o) $(LIBA)
+$(BUILD)/samepage: $(SAMEPAGE_SRC:%.c=$(BUILD)/obj/%.o) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/casfs: $(CASFS_SRC:%.c=$(BUILD)/%.o) $(LIBA)
+$(BUILD)/casfs: $(CASFS_SRC:%.c=$(BUILD)/obj/%.o) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/samepage-hook: $(HOOK_SRC:%.c=$(BUILD)/%.o) $(LIBA)
+$(BUILD)/samepage-hook: $(HOOK_SRC:%.c=$(BUILD)/obj/%.o) $(LIBA)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The preload library depends on glibc only and is never sanitized: it is
@@ -100,3 +100,5 @@ clean:
 	rm -rf build build-san
 
 .PHONY: all check check-unit bench install clean
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

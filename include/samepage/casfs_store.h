@@ -41,6 +41,20 @@ int casfs_store_read_tree (struct casfs_store *s, const struct casfs_digest *d, 
 /* Canonicalizes, encodes and stores a tree (no-op if present); returns its digest. */
 int casfs_store_write_tree (struct casfs_store *s, struct casfs_tree *t, struct casfs_digest *out, sp_error_t *err);
 
+/* Streaming object writer: content goes to tmp/, is hashed as it is written,
+ * and commit renames it to objects/<digest> (or drops it when the object
+ * already exists: a file imported twice is stored once). */
+struct casfs_object_writer;
+int casfs_object_writer_new (struct casfs_store *s, struct casfs_object_writer **out, sp_error_t *err);
+int casfs_object_writer_write (struct casfs_object_writer *w, const void *data, size_t len, sp_error_t *err);
+/* Returns 1 when the object was new, 0 when it already existed. */
+int casfs_object_writer_commit (struct casfs_object_writer *w, struct casfs_digest *out, sp_error_t *err);
+/* Frees the writer; an uncommitted temp file is removed. */
+void casfs_object_writer_free (struct casfs_object_writer *w);
+/* Stores a whole buffer as an object. */
+int casfs_store_write_object (struct casfs_store *s, const void *data, size_t len, struct casfs_digest *out,
+                              sp_error_t *err);
+
 /* Refs: names such as "localhost/zi-img1:latest" (escaped on disk). */
 int casfs_store_resolve_ref (struct casfs_store *s, const char *name, struct casfs_digest *out, sp_error_t *err);
 /* Resolves a ref name, or a tree digest (hex, optionally "sha256:"), to a tree digest. */
