@@ -247,6 +247,13 @@ add_architectures (scmp_filter_ctx ctx, char *const *names, sp_error_t *err)
       if (a == NULL)
         return sp_error_make (err, 0, "linux.seccomp.architectures[%zu]: unknown architecture \"%s\"", i, names[i]);
       ret = seccomp_arch_add (ctx, a->token);
+      if (ret == -EDOM)
+        {
+          /* Other endianness than the native one: libseccomp cannot mix
+           * them, and no process of that arch can run on this kernel. */
+          sp_debug ("seccomp: architecture %s cannot run here, skipped", names[i]);
+          continue;
+        }
       if (ret < 0 && ret != -EEXIST) /* EEXIST: the native one, always present */
         return sp_error_make (err, -ret, "linux.seccomp.architectures[%zu]: add \"%s\"", i, names[i]);
     }
