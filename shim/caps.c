@@ -190,7 +190,17 @@ enum cap_set_index
 
 static const char *const set_names[SET_COUNT] = { "effective", "permitted", "inheritable", "ambient" };
 
-/* One warning per capability that cannot be granted, naming the sets. */
+/* Why a held capability cannot go into a set, by set. */
+static const char *const set_rules[SET_COUNT] = {
+  "effective needs it in permitted",
+  "",
+  "inheritable needs it in the bounding set (and in permitted without CAP_SETPCAP)",
+  "ambient needs it in permitted and inheritable",
+};
+
+/* Warns about every capability that cannot be granted: one line naming the
+ * sets when the runtime does not hold it, else one line per set with the
+ * kernel rule that the requested sets break. */
 static void
 warn_skipped (const uint64_t requested[SET_COUNT], const uint64_t granted[SET_COUNT], uint64_t held)
 {
@@ -201,18 +211,17 @@ warn_skipped (const uint64_t requested[SET_COUNT], const uint64_t granted[SET_CO
       for (int s = 0; s < SET_COUNT; s++)
         if ((requested[s] & BIT (cap)) && !(granted[s] & BIT (cap)))
           {
-            if (sets[0])
-              strcat (sets, ", ");
-            strcat (sets, set_names[s]);
+            if (held & BIT (cap))
+              sp_warn ("capability %s skipped from %s: %s", cap_name (cap), set_names[s], set_rules[s]);
+            else
+              {
+                if (sets[0])
+                  strcat (sets, ", ");
+                strcat (sets, set_names[s]);
+              }
           }
-      if (sets[0] == '\0')
-        continue;
-      if (!(held & BIT (cap)))
+      if (sets[0])
         sp_warn ("capability %s is not held by the runtime (outside its bounding set), skipped from %s",
-                 cap_name (cap), sets);
-      else
-        sp_warn ("capability %s skipped from %s: effective needs permitted, inheritable needs bounding, "
-                 "ambient needs permitted and inheritable",
                  cap_name (cap), sets);
     }
 }
