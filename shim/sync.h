@@ -21,7 +21,7 @@ struct sp_sync_msg
 {
   int type;
   int value;
-  char msg[4000];
+  char msg[32768];
 };
 
 int sp_sync_send (int fd, int type, int value, const char *msg);

@@ -1,0 +1,265 @@
+/* The container's setup processes.
+ *
+ * runtime --fork--> stage 1: joins namespaces by path, creates the user
+ *                   namespace (the runtime writes its maps), then the others;
+ *                   forks init and exits.
+ * stage 1 --fork--> init: pid 1 of the new pid namespace; builds the rootfs,
+ *                   pivots, reports READY and blocks on exec.fifo until
+ *                   `start`, then execs the container process.
+ * Namespaces are created after the user namespace so that it owns them
+ * (mounting /proc needs that), and init is forked after the pid and time
+ * namespaces exist because those only apply to children. */
+#include "setup.h"
+#include "sync.h"
+
+#include <samepage/cleanup.h>
+#include <samepage/log.h>
+#include <samepage/util.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void __attribute__ ((noreturn)) init_main (struct sp_setup *s);
+
+static int
+unshare_new_namespaces (struct sp_setup *s, sp_error_t *err)
+{
+  struct oci_linux *l = s->config->linux_;
+  int flags = 0;
+  const char *path;
+
+  for (int t = 0; t < OCI_NS_TYPES; t++)
+    {
+      if (t == OCI_NS_USER)
+        continue;
+      if (sp_namespace_wanted (l, (enum oci_namespace_type) t, &path) && path == NULL)
+        flags |= oci_namespaces[t].clone_flag;
+    }
+  if (flags && unshare (flags) < 0)
+    return sp_error_errno (err, "create namespaces (unshare 0x%x)", (unsigned) flags);
+  if (flags & CLONE_NEWTIME && sp_write_time_offsets (l, err) < 0)
+    return -1;
+  return 0;
+}
+
+static int
+join_late_namespaces (struct sp_setup *s, sp_error_t *err)
+{
+  struct oci_linux *l = s->config->linux_;
+  static const enum oci_namespace_type late[] = { OCI_NS_PID, OCI_NS_TIME };
+  for (size_t i = 0; i < SP_ARRAY_SIZE (late); i++)
+    {
+      const char *path = NULL;
+      cleanup_close int fd = -1;
+      if (!sp_namespace_wanted (l, late[i], &path) || path == NULL)
+        continue;
+      fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        return sp_error_errno (err, "open %s namespace `%s`", oci_namespaces[late[i]].name, path);
+      if (setns (fd, oci_namespaces[late[i]].clone_flag) < 0)
+        return sp_error_errno (err, "join %s namespace `%s`", oci_namespaces[late[i]].name, path);
+    }
+  return 0;
+}
+
+void
+sp_setup_stage1 (struct sp_setup *s)
+{
+  struct oci_linux *l = s->config->linux_;
+  struct sp_sync_msg m;
+  sp_error_t err = NULL;
+  const char *userns_path = NULL;
+  pid_t init;
+
+  /* Wait until the runtime has put us in the container's cgroup. */
+  if (sp_sync_expect (s->sync_fd, SYNC_GO, &m, &err) < 0)
+    _exit (1);
+  if (l && sp_namespace_wanted (l, OCI_NS_CGROUP, NULL))
+    {
+      size_t len;
+      if (sp_read_file ("/proc/self/cgroup", &s->host_cgroups, &len, &err) < 0)
+        sp_sync_fail (s->sync_fd, &err);
+    }
+  else if (sp_read_file ("/proc/self/cgroup", &s->host_cgroups, NULL, &err) < 0)
+    sp_sync_fail (s->sync_fd, &err);
+
+  if (sp_namespaces_join_paths (l, false, &err) < 0)
+    sp_sync_fail (s->sync_fd, &err);
+  if (sp_namespace_wanted (l, OCI_NS_USER, &userns_path))
+    {
+      if (userns_path)
+        {
+          cleanup_close int fd = open (userns_path, O_RDONLY | O_CLOEXEC);
+          if (fd < 0 || setns (fd, CLONE_NEWUSER) < 0)
+            {
+              sp_error_errno (&err, "join user namespace `%s`", userns_path);
+              sp_sync_fail (s->sync_fd, &err);
+            }
+        }
+      else
+        {
+          if (unshare (CLONE_NEWUSER) < 0)
+            {
+              sp_error_errno (&err, "create user namespace");
+              sp_sync_fail (s->sync_fd, &err);
+            }
+          /* Maps are written from outside by the runtime. */
+          if (sp_sync_send (s->sync_fd, SYNC_USERMAP, getpid (), NULL) < 0
+              || sp_sync_expect (s->sync_fd, SYNC_GO, &m, &err) < 0)
+            _exit (1);
+        }
+      if (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0)
+        {
+          sp_error_errno (&err, "become root in the user namespace (is uid/gid 0 mapped?)");
+          sp_sync_fail (s->sync_fd, &err);
+        }
+    }
+  if (join_late_namespaces (s, &err) < 0 || unshare_new_namespaces (s, &err) < 0)
+    sp_sync_fail (s->sync_fd, &err);
+
+  init = fork ();
+  if (init < 0)
+    {
+      sp_error_errno (&err, "fork container init");
+      sp_sync_fail (s->sync_fd, &err);
+    }
+  if (init == 0)
+    init_main (s);
+  sp_sync_send (s->sync_fd, SYNC_INIT_PID, init, NULL);
+  _exit (0);
+}
+
+/* Blocks until `start` opens exec.fifo for reading, then tells it we go. */
+static int
+wait_for_start (struct sp_setup *s, sp_error_t *err)
+{
+  char path[64];
+  cleanup_close int fd = -1;
+
+  snprintf (path, sizeof path, "/proc/self/fd/%d", s->fifo_fd);
+  fd = open (path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return sp_error_errno (err, "open exec fifo");
+  if (write (fd, "0", 1) != 1)
+    return sp_error_errno (err, "write exec fifo");
+  sp_closep (&s->fifo_fd);
+  return 0;
+}
+
+static int
+set_hostnames (struct sp_setup *s, sp_error_t *err)
+{
+  if (s->config->hostname && *s->config->hostname
+      && sethostname (s->config->hostname, strlen (s->config->hostname)) < 0)
+    return sp_error_errno (err, "sethostname `%s`", s->config->hostname);
+  if (s->config->domainname && *s->config->domainname
+      && setdomainname (s->config->domainname, strlen (s->config->domainname)) < 0)
+    return sp_error_errno (err, "setdomainname `%s`", s->config->domainname);
+  return 0;
+}
+
+static int
+apply_sysctls (struct sp_setup *s, sp_error_t *err)
+{
+  struct oci_linux *l = s->config->linux_;
+  for (size_t i = 0; l && i < l->sysctl_len; i++)
+    {
+      cleanup_free char *path = NULL;
+      char *p;
+      if (strstr (l->sysctl[i].key, ".."))
+        return sp_error_make (err, EINVAL, "config.json: linux.sysctl: invalid key `%s`", l->sysctl[i].key);
+      path = sp_xasprintf ("/proc/sys/%s", l->sysctl[i].key);
+      for (p = path + 10; *p; p++)
+        if (*p == '.')
+          *p = '/';
+      if (sp_write_file (path, l->sysctl[i].value, strlen (l->sysctl[i].value), 0, err) < 0)
+        return sp_error_wrap (err, "sysctl %s", l->sysctl[i].key);
+    }
+  return 0;
+}
+
+static void
+init_main (struct sp_setup *s)
+{
+  struct oci_process *p = s->process;
+  sp_error_t err = NULL;
+  struct sp_sync_msg m;
+  cleanup_free char *exe = NULL;
+  int console_fd = -1;
+
+  if (setsid () < 0)
+    {
+      sp_error_errno (&err, "setsid");
+      sp_sync_fail (s->sync_fd, &err);
+    }
+  if (p->terminal)
+    {
+      if (s->opts->console_socket == NULL)
+        {
+          sp_error_make (&err, EINVAL, "process.terminal is true but no --console-socket was given");
+          sp_sync_fail (s->sync_fd, &err);
+        }
+      console_fd = sp_console_connect (s->opts->console_socket, &err);
+      if (console_fd < 0)
+        sp_sync_fail (s->sync_fd, &err);
+    }
+  if (sp_rootfs_prepare (s, &err) < 0 || sp_mounts_apply (s, &err) < 0 || sp_devices_create (s, true, &err) < 0)
+    sp_sync_fail (s->sync_fd, &err);
+
+  /* prestart and createRuntime run in the runtime's namespaces. */
+  if (sp_sync_send (s->sync_fd, SYNC_HOOKS, 0, NULL) < 0 || sp_sync_expect (s->sync_fd, SYNC_GO, &m, &err) < 0)
+    _exit (1);
+  /* The GO carries the state JSON (with init's host pid) for in-container hooks. */
+  free (s->state_json);
+  s->state_json = sp_xstrdup (m.msg);
+  if (sp_hooks_run (s->config->hooks, OCI_HOOK_CREATE_CONTAINER, s->state_json, &err) < 0)
+    sp_sync_fail (s->sync_fd, &err);
+
+  if (sp_rootfs_pivot (s, &err) < 0 || sp_rootfs_finalize (s, &err) < 0)
+    sp_sync_fail (s->sync_fd, &err);
+  if (set_hostnames (s, &err) < 0 || apply_sysctls (s, &err) < 0)
+    sp_sync_fail (s->sync_fd, &err);
+  if (console_fd >= 0)
+    {
+      if (sp_terminal_setup_fd (p, console_fd, &err) < 0)
+        sp_sync_fail (s->sync_fd, &err);
+      close (console_fd);
+    }
+  if (sp_process_prepare (s, &err) < 0)
+    sp_sync_fail (s->sync_fd, &err);
+  /* Fail `create` (not the later exec) for a command that cannot run, so
+   * engines map the error text to 127/126 as they do with runc. */
+  if (p->cwd && chdir (p->cwd) < 0)
+    {
+      sp_error_errno (&err, "chdir to cwd `%s` (set in config.json)", p->cwd);
+      sp_sync_fail (s->sync_fd, &err);
+    }
+  if (sp_process_find_executable (p, &exe, &err) < 0)
+    sp_sync_fail (s->sync_fd, &err);
+
+  if (sp_sync_send (s->sync_fd, SYNC_READY, 0, NULL) < 0)
+    _exit (1);
+  sp_closep (&s->sync_fd);
+
+  /* No runtime is waiting any more: errors from here go to stderr. */
+  if (wait_for_start (s, &err) < 0)
+    {
+      sp_log_error_release (&err);
+      _exit (1);
+    }
+  if (sp_hooks_run (s->config->hooks, OCI_HOOK_START_CONTAINER, s->state_json, &err) < 0)
+    {
+      sp_log_error_release (&err);
+      _exit (1);
+    }
+  sp_process_exec (s, exe, -1);
+}
