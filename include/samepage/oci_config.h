@@ -374,6 +374,8 @@ struct oci_intel_rdt
   char *clos_id;
   char *l3_cache_schema;
   char *mem_bw_schema;
+  bool enable_cmt; /* cache monitoring (runtime-spec 1.1) */
+  bool enable_mbm; /* memory bandwidth monitoring */
 };
 
 struct oci_personality
