@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <yajl/yajl_parse.h>
 
 void
 oci_parser_init (struct oci_parser *p, const char *source, sp_error_t *err)
@@ -111,39 +112,64 @@ oci_fail_at (struct oci_parser *p, const char *key, const char *fmt, ...)
   return -1;
 }
 
-/* yajl's verbose error is three lines: message, context, caret.  Keep the
- * message and the context. */
+/* yajl_tree's message spans three lines with a context window that does
+ * not always show the culprit.  Re-run the plain parser to learn the byte
+ * offset and report it as line:column on one line. */
 static int
-fail_malformed (struct oci_parser *p, const char *yajl_msg)
+fail_malformed (struct oci_parser *p, const char *text, size_t len)
 {
-  cleanup_free char *copy = sp_xstrdup (yajl_msg[0] ? yajl_msg : "unknown error");
-  char *context = strchr (copy, '\n');
+  yajl_handle h = yajl_alloc (NULL, NULL, NULL);
+  cleanup_free char *msg = NULL;
+  size_t offset = len, line = 1, column = 1;
+  yajl_status st;
   char *end;
 
-  if (context)
+  if (h == NULL)
+    abort ();
+  st = yajl_parse (h, (const unsigned char *) text, len);
+  if (st == yajl_status_ok)
+    st = yajl_complete_parse (h);
+  else
     {
-      *context++ = '\0';
-      end = strchr (context, '\n');
-      if (end)
-        *end = '\0';
-      context += strspn (context, " \t");
-      end = context + strlen (context);
-      while (end > context && (end[-1] == ' ' || end[-1] == '\t'))
-        *--end = '\0';
+      /* yajl has consumed the offending byte: point at it. */
+      offset = yajl_get_bytes_consumed (h);
+      if (offset > 0)
+        offset--;
     }
-  end = copy + strlen (copy);
-  while (end > copy && (end[-1] == '.' || end[-1] == ' '))
+  if (st != yajl_status_ok)
+    {
+      unsigned char *e = yajl_get_error (h, 0, (const unsigned char *) text, len);
+      msg = sp_xstrdup ((const char *) e);
+      yajl_free_error (h, e);
+    }
+  yajl_free (h);
+  if (msg == NULL)
+    msg = sp_xstrdup ("parse error");
+  /* "lexical error: invalid char in json text.\n" -> one clean clause */
+  end = msg + strlen (msg);
+  while (end > msg && (end[-1] == '.' || end[-1] == '\n' || end[-1] == ' '))
     *--end = '\0';
-  if (context && *context)
-    return sp_error_make (p->err, 0, "%s: invalid JSON: %s, near: %s", p->source, copy, context);
-  return sp_error_make (p->err, 0, "%s: invalid JSON: %s", p->source, copy);
+  for (char *c = msg; *c; c++)
+    if (*c == '\n')
+      *c = ' ';
+  for (size_t i = 0; i < offset && i < len; i++)
+    {
+      if (text[i] == '\n')
+        {
+          line++;
+          column = 1;
+        }
+      else
+        column++;
+    }
+  return sp_error_make (p->err, 0, "%s: invalid JSON at line %zu, column %zu: %s", p->source, line, column, msg);
 }
 
 int
 oci_parse_tree (struct oci_parser *p, const char *json, size_t len, yajl_val *out)
 {
   cleanup_free char *text = NULL;
-  char errbuf[1024];
+  char errbuf[256];
 
   /* yajl_tree_parse wants a NUL-terminated text. */
   if (memchr (json, '\0', len) != NULL)
@@ -153,7 +179,7 @@ oci_parse_tree (struct oci_parser *p, const char *json, size_t len, yajl_val *ou
   errbuf[0] = '\0';
   *out = yajl_tree_parse (text, errbuf, sizeof errbuf);
   if (*out == NULL)
-    return fail_malformed (p, errbuf);
+    return fail_malformed (p, text, len);
   return 0;
 }
 
@@ -171,6 +197,8 @@ oci_lookup (yajl_val obj, const char *key)
 static const char *
 type_name (yajl_val v)
 {
+  if (v == NULL)
+    return "nothing";
   switch (v->type)
     {
     case yajl_t_string:
@@ -230,7 +258,8 @@ oci_val_bool (struct oci_parser *p, yajl_val v, bool *out)
 }
 
 /* yajl keeps each number's text; parse it here so the whole uint64 range
- * and exact int64 bounds work, and floats are refused. */
+ * and exact int64 bounds work, and floats are refused.  A magnitude beyond
+ * uint64 saturates: every caller's range check then rejects it. */
 static int
 parse_integer (struct oci_parser *p, yajl_val v, bool *negative, uint64_t *magnitude)
 {
@@ -247,7 +276,12 @@ parse_integer (struct oci_parser *p, yajl_val v, bool *negative, uint64_t *magni
     {
       unsigned digit = (unsigned) (*d - '0');
       if (m > (UINT64_MAX - digit) / 10)
-        return oci_fail (p, "%s is out of range", s);
+        {
+          m = UINT64_MAX;
+          *negative = s[0] == '-';
+          *magnitude = m;
+          return 1; /* saturated */
+        }
       m = m * 10 + digit;
     }
   *negative = s[0] == '-' && m != 0;
@@ -260,10 +294,11 @@ oci_val_uint (struct oci_parser *p, yajl_val v, uint64_t max, uint64_t *out)
 {
   bool negative;
   uint64_t m;
+  int r = parse_integer (p, v, &negative, &m);
 
-  if (parse_integer (p, v, &negative, &m) < 0)
+  if (r < 0)
     return -1;
-  if (negative || m > max)
+  if (r > 0 || negative || m > max)
     return oci_fail (p, "%s is out of range (0..%" PRIu64 ")", YAJL_GET_NUMBER (v), max);
   *out = m;
   return 0;
@@ -275,9 +310,12 @@ oci_val_int (struct oci_parser *p, yajl_val v, int64_t min, int64_t max, int64_t
   bool negative;
   uint64_t m;
   int64_t value;
+  int r = parse_integer (p, v, &negative, &m);
 
-  if (parse_integer (p, v, &negative, &m) < 0)
+  if (r < 0)
     return -1;
+  if (r > 0)
+    goto range;
   if (negative)
     {
       if (m > (uint64_t) INT64_MAX + 1)
@@ -419,26 +457,33 @@ oci_field_bool (struct oci_parser *p, yajl_val obj, const char *key, bool requir
   return 0;
 }
 
+static int
+field_uint (struct oci_parser *p, yajl_val obj, const char *key, bool required, uint64_t max, uint64_t *out,
+            bool *has)
+{
+  *has = false;
+  FIELD_BODY (oci_val_uint (p, v, max, out));
+  *has = true;
+  return 0;
+}
+
 int
 oci_field_u64 (struct oci_parser *p, yajl_val obj, const char *key, bool required, uint64_t *out, bool *has)
 {
+  bool present;
+  int r = field_uint (p, obj, key, required, UINT64_MAX, out, &present);
   if (has)
-    *has = false;
-  FIELD_BODY (oci_val_uint (p, v, UINT64_MAX, out));
-  if (has)
-    *has = true;
-  return 0;
+    *has = present;
+  return r;
 }
 
 int
 oci_field_u32 (struct oci_parser *p, yajl_val obj, const char *key, bool required, uint32_t *out, bool *has)
 {
   uint64_t value = 0;
-  bool present = false;
-  if (oci_field_u64 (p, obj, key, required, &value, &present) < 0)
+  bool present;
+  if (field_uint (p, obj, key, required, UINT32_MAX, &value, &present) < 0)
     return -1;
-  if (present && value > UINT32_MAX)
-    return oci_fail_at (p, key, "%" PRIu64 " is out of range (0..%" PRIu32 ")", value, UINT32_MAX);
   if (present)
     *out = (uint32_t) value;
   if (has)
@@ -450,11 +495,9 @@ int
 oci_field_u16 (struct oci_parser *p, yajl_val obj, const char *key, bool required, uint16_t *out, bool *has)
 {
   uint64_t value = 0;
-  bool present = false;
-  if (oci_field_u64 (p, obj, key, required, &value, &present) < 0)
+  bool present;
+  if (field_uint (p, obj, key, required, UINT16_MAX, &value, &present) < 0)
     return -1;
-  if (present && value > UINT16_MAX)
-    return oci_fail_at (p, key, "%" PRIu64 " is out of range (0..%d)", value, UINT16_MAX);
   if (present)
     *out = (uint16_t) value;
   if (has)
