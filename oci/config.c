@@ -236,7 +236,9 @@ oci_process_parse (const char *json, size_t len, const char *source, struct oci_
 const char *
 oci_config_annotation (const struct oci_config *c, const char *key)
 {
-  for (size_t i = 0; c && i < c->annotations_len; i++)
+  if (c == NULL)
+    return NULL;
+  for (size_t i = c->annotations_len; i-- > 0;)
     if (strcmp (c->annotations[i].key, key) == 0)
       return c->annotations[i].value;
   return NULL;

@@ -165,6 +165,49 @@ fail_malformed (struct oci_parser *p, const char *text, size_t len)
   return sp_error_make (p->err, 0, "%s: invalid JSON at line %zu, column %zu: %s", p->source, line, column, msg);
 }
 
+/* yajl_tree builds and frees nested values recursively, so a hostile text
+ * of a million brackets overflows the stack.  Real configs nest < 10 deep. */
+#define OCI_JSON_MAX_DEPTH 256
+
+static int
+check_depth (struct oci_parser *p, const char *text, size_t len)
+{
+  size_t depth = 0, line = 1, column = 0;
+  bool in_string = false, escaped = false;
+
+  for (size_t i = 0; i < len; i++)
+    {
+      char ch = text[i];
+      column++;
+      if (ch == '\n')
+        {
+          line++;
+          column = 0;
+        }
+      if (in_string)
+        {
+          if (escaped)
+            escaped = false;
+          else if (ch == '\\')
+            escaped = true;
+          else if (ch == '"')
+            in_string = false;
+          continue;
+        }
+      if (ch == '"')
+        in_string = true;
+      else if (ch == '[' || ch == '{')
+        {
+          if (++depth > OCI_JSON_MAX_DEPTH)
+            return sp_error_make (p->err, 0, "%s: invalid JSON at line %zu, column %zu: nested deeper than %d levels",
+                                  p->source, line, column, OCI_JSON_MAX_DEPTH);
+        }
+      else if ((ch == ']' || ch == '}') && depth > 0)
+        depth--;
+    }
+  return 0;
+}
+
 int
 oci_parse_tree (struct oci_parser *p, const char *json, size_t len, yajl_val *out)
 {
@@ -174,6 +217,8 @@ oci_parse_tree (struct oci_parser *p, const char *json, size_t len, yajl_val *ou
   /* yajl_tree_parse wants a NUL-terminated text. */
   if (memchr (json, '\0', len) != NULL)
     return sp_error_make (p->err, 0, "%s: invalid JSON: contains a NUL byte", p->source);
+  if (check_depth (p, json, len) < 0)
+    return -1;
   text = sp_xmalloc0 (len + 1);
   memcpy (text, json, len);
   errbuf[0] = '\0';
@@ -188,7 +233,8 @@ oci_lookup (yajl_val obj, const char *key)
 {
   if (!YAJL_IS_OBJECT (obj))
     return NULL;
-  for (size_t i = 0; i < obj->u.object.len; i++)
+  /* The last of duplicate keys wins, as in Go's encoding/json (runc). */
+  for (size_t i = obj->u.object.len; i-- > 0;)
     if (strcmp (obj->u.object.keys[i], key) == 0)
       return YAJL_IS_NULL (obj->u.object.values[i]) ? NULL : obj->u.object.values[i];
   return NULL;

@@ -111,9 +111,9 @@ gen_process (yajl_gen g)
   yajl_gen_map_close (g);
 }
 
-/* Rootless: sysfs cannot be mounted without owning the network namespace,
- * so /sys is a read-only bind of the host's; gid 5 is not mapped, so devpts
- * goes without it; cgroupfs is left out. */
+/* Rootless (as runc's): sysfs cannot be mounted without owning the network
+ * namespace, so /sys is a read-only bind of the host's; gid 5 is not mapped,
+ * so devpts goes without it. */
 static void
 gen_mounts (yajl_gen g, bool rootless)
 {
@@ -124,8 +124,6 @@ gen_mounts (yajl_gen g, bool rootless)
       const struct default_mount *m = &default_mounts[i];
       bool is_sys = strcmp (m->destination, "/sys") == 0;
 
-      if (rootless && strcmp (m->destination, "/sys/fs/cgroup") == 0)
-        continue;
       yajl_gen_map_open (g);
       gen_kv_string (g, "destination", m->destination);
       if (rootless && is_sys)

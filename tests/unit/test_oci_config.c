@@ -497,6 +497,41 @@ test_inline_errors (void **state)
                              "integer, got boolean");
 }
 
+/* Duplicate keys: the last one wins, as in Go's encoding/json. */
+static void
+test_duplicate_keys_last_wins (void **state)
+{
+  static const char text[] = "{\"ociVersion\": \"1.2.0\", \"root\": {\"path\": \"first\"}, \"root\": {\"path\": "
+                             "\"second\"}, \"annotations\": {\"k\": \"1\", \"k\": \"2\"}}";
+  struct oci_config *c = NULL;
+  sp_error_t err = NULL;
+  (void) state;
+  if (oci_config_parse (text, strlen (text), "config.json", &c, &err) < 0)
+    fail_msg ("%s", err->msg);
+  assert_string_equal (c->root->path, "second");
+  assert_string_equal (oci_config_annotation (c, "k"), "2");
+  oci_config_free (c);
+}
+
+/* The depth guard counts brackets outside strings only. */
+static void
+test_brackets_in_strings (void **state)
+{
+  cleanup_free char *brackets = sp_xmalloc0 (1001);
+  cleanup_free char *text = NULL;
+  struct oci_config *c = NULL;
+  sp_error_t err = NULL;
+  (void) state;
+  memset (brackets, '[', 1000);
+  text = sp_xasprintf ("{\"ociVersion\": \"1.2.0\", \"root\": {\"path\": \"r\"}, \"annotations\": "
+                       "{\"a\": \"\\\"%s\\\\\"}}",
+                       brackets);
+  if (oci_config_parse (text, strlen (text), "config.json", &c, &err) < 0)
+    fail_msg ("%s", err->msg);
+  assert_int_equal (strlen (oci_config_annotation (c, "a")), 1002);
+  oci_config_free (c);
+}
+
 static void
 test_load_names_path (void **state)
 {
@@ -644,13 +679,17 @@ test_default_rootless_roundtrip (void **state)
   assert_int_equal (c->linux_->gid_mappings_len, 1);
   assert_int_equal (c->linux_->gid_mappings[0].host_id, getegid ());
   assert_null (c->linux_->resources);
+  assert_int_equal (c->mounts_len, 7);
   for (size_t i = 0; i < c->mounts_len; i++)
     {
-      assert_string_not_equal (c->mounts[i].destination, "/sys/fs/cgroup");
       for (size_t j = 0; c->mounts[i].options && c->mounts[i].options[j]; j++)
         assert_string_not_equal (c->mounts[i].options[j], "gid=5");
       if (strcmp (c->mounts[i].destination, "/sys") == 0)
-        assert_string_equal (c->mounts[i].options[0], "rbind");
+        {
+          assert_string_equal (c->mounts[i].type, "none");
+          assert_string_equal (c->mounts[i].source, "/sys");
+          assert_string_equal (c->mounts[i].options[0], "rbind");
+        }
     }
 }
 
@@ -690,6 +729,8 @@ main (void)
     cmocka_unit_test (test_all_valid_parse),
     cmocka_unit_test (test_invalid_corpus),
     cmocka_unit_test (test_inline_errors),
+    cmocka_unit_test (test_duplicate_keys_last_wins),
+    cmocka_unit_test (test_brackets_in_strings),
     cmocka_unit_test (test_load_names_path),
     cmocka_unit_test (test_process_parse),
     cmocka_unit_test (test_default_roundtrip),
