@@ -79,15 +79,41 @@ oci_path_restore (struct oci_parser *p, size_t saved)
   p->path[p->len] = '\0';
 }
 
+/* Values from the file end up in messages: escape control characters so
+ * an error stays one line whatever the input holds. */
+static char *
+escape_controls (const char *s)
+{
+  char *out = sp_xmalloc0 (strlen (s) * 4 + 1), *o = out;
+  for (; *s; s++)
+    {
+      unsigned char ch = (unsigned char) *s;
+      if (ch == '\n')
+        o += sprintf (o, "\\n");
+      else if (ch == '\t')
+        o += sprintf (o, "\\t");
+      else if (ch < 0x20 || ch == 0x7f)
+        o += sprintf (o, "\\x%02x", ch);
+      else
+        *o++ = (char) ch;
+    }
+  *o = '\0';
+  return out;
+}
+
 static int
 failv (struct oci_parser *p, const char *fmt, va_list ap)
 {
-  cleanup_free char *msg = NULL;
+  cleanup_free char *msg = NULL, *line = NULL;
   if (vasprintf (&msg, fmt, ap) < 0)
     msg = NULL;
   if (p->len > 0)
-    return sp_error_make (p->err, 0, "%s: %s: %s", p->source, p->path, msg ? msg : fmt);
-  return sp_error_make (p->err, 0, "%s: %s", p->source, msg ? msg : fmt);
+    line = sp_xasprintf ("%s: %s: %s", p->source, p->path, msg ? msg : fmt);
+  else
+    line = sp_xasprintf ("%s: %s", p->source, msg ? msg : fmt);
+  free (msg);
+  msg = escape_controls (line);
+  return sp_error_make (p->err, 0, "%s", msg);
 }
 
 int
