@@ -142,7 +142,7 @@ oci_fail_at (struct oci_parser *p, const char *key, const char *fmt, ...)
  * not always show the culprit.  Re-run the plain parser to learn the byte
  * offset and report it as line:column on one line. */
 static int
-fail_malformed (struct oci_parser *p, const char *text, size_t len)
+fail_malformed (struct oci_parser *p, const char *text, size_t len, const char *tree_msg)
 {
   yajl_handle h = yajl_alloc (NULL, NULL, NULL);
   cleanup_free char *msg = NULL;
@@ -169,8 +169,10 @@ fail_malformed (struct oci_parser *p, const char *text, size_t len)
       yajl_free_error (h, e);
     }
   yajl_free (h);
+  if (msg == NULL) /* only yajl_tree objected (out of memory): its first line */
+    msg = strndup (tree_msg, strcspn (tree_msg, "\n"));
   if (msg == NULL)
-    msg = sp_xstrdup ("parse error");
+    abort ();
   /* "lexical error: invalid char in json text.\n" -> one clean clause */
   end = msg + strlen (msg);
   while (end > msg && (end[-1] == '.' || end[-1] == '\n' || end[-1] == ' '))
@@ -250,7 +252,7 @@ oci_parse_tree (struct oci_parser *p, const char *json, size_t len, yajl_val *ou
   errbuf[0] = '\0';
   *out = yajl_tree_parse (text, errbuf, sizeof errbuf);
   if (*out == NULL)
-    return fail_malformed (p, text, len);
+    return fail_malformed (p, text, len, errbuf);
   return 0;
 }
 
