@@ -2,7 +2,10 @@
  *
  * Parsed by oci/config.c with yajl.  Unknown fields are ignored; a wrong type
  * or a missing required field fails with a one-line error naming the field
- * path, e.g. `config.json: linux.namespaces[2].type: unknown namespace "foo"`.
+ * path, e.g. `config.json: linux.namespaces[2].type: unknown namespace "foo"`
+ * (map keys as `annotations["key"]`; malformed JSON as `config.json: invalid
+ * JSON at line 3, column 20: lexical error: invalid char in json text`).
+ * JSON null counts as absent; of duplicate keys the last wins (as in Go).
  * Absent optional values: NULL pointers, 0 counts, and `has_*` flags for
  * scalars whose zero value is meaningful.  Strings are NUL-terminated copies;
  * vectors (char **) are NULL-terminated. */
@@ -374,6 +377,8 @@ struct oci_intel_rdt
   char *clos_id;
   char *l3_cache_schema;
   char *mem_bw_schema;
+  bool enable_cmt; /* cache monitoring (runtime-spec 1.1) */
+  bool enable_mbm; /* memory bandwidth monitoring */
 };
 
 struct oci_personality
@@ -433,6 +438,7 @@ struct oci_config
 
 /* Parses config.json text; `source` names the file in error messages. */
 int oci_config_parse (const char *json, size_t len, const char *source, struct oci_config **out, sp_error_t *err);
+/* Reads and parses path; errors start with the path. */
 int oci_config_load (const char *path, struct oci_config **out, sp_error_t *err);
 void oci_config_free (struct oci_config *c);
 /* For `exec --process FILE`: a lone process object. */
