@@ -16,9 +16,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-const char *const oci_hook_stage_names_runtime[OCI_HOOK_STAGES] = {
-  "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
-};
 
 static int
 run_hook (struct oci_hook *h, const char *stage, const char *state_json, sp_error_t *err)
@@ -84,8 +81,8 @@ sp_hooks_run (struct oci_hooks *h, enum oci_hook_stage stage, const char *state_
     return 0;
   for (size_t i = 0; i < h->stage_len[stage]; i++)
     {
-      sp_debug ("running %s hook %s", oci_hook_stage_names_runtime[stage], h->stage[stage][i].path);
-      if (run_hook (&h->stage[stage][i], oci_hook_stage_names_runtime[stage], state_json, err) < 0)
+      sp_debug ("running %s hook %s", oci_hook_stage_names[stage], h->stage[stage][i].path);
+      if (run_hook (&h->stage[stage][i], oci_hook_stage_names[stage], state_json, err) < 0)
         return -1;
     }
   return 0;
