@@ -494,7 +494,9 @@ sp_cgroup_create (enum sp_cgroup_manager mgr, const char *cgroups_path, const ch
       d->path = sp_xasprintf ("%s%s", d->mountpoint, norm);
       if (make_dirs (d, err) < 0)
         goto fail;
-      if (d->v2 && sp_cgroup_v2_enable_controllers (d->mountpoint, d->path, err) < 0)
+      /* Under a systemd scope, systemd delegates controllers (Delegate=yes)
+       * and owns the slices above: leave their subtree_control alone. */
+      if (d->v2 && cg->unit == NULL && sp_cgroup_v2_enable_controllers (d->mountpoint, d->path, err) < 0)
         goto fail;
       if (!d->v2 && sp_cgroup_has_controller (d->controllers, "cpuset")
           && sp_cgroup_v1_cpuset_init (d->mountpoint, d->path, err) < 0)
@@ -801,13 +803,16 @@ sp_cgroup_kill_all (struct sp_cgroup *cg, int signo, sp_error_t *err)
     return sp_cgroup_write (v2->path, "cgroup.kill", "1", err);
 
   /* Frozen, nothing can fork between listing and signalling. */
-  if (sp_cgroup_freeze (cg, true, err) == 0)
-    frozen = true;
-  else
-    {
-      sp_debug ("kill --all without freezing: %s", (*err)->msg);
-      sp_error_release (err);
-    }
+  {
+    sp_error_t freeze_err = NULL;
+    if (sp_cgroup_freeze (cg, true, &freeze_err) == 0)
+      frozen = true;
+    else
+      {
+        sp_debug ("kill --all without freezing: %s", freeze_err->msg);
+        sp_error_release (&freeze_err);
+      }
+  }
   if (sp_cgroup_pids (cg, &pids, &n, err) < 0)
     ret = -1;
   for (size_t i = 0; ret == 0 && i < n; i++)

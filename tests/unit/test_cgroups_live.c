@@ -608,6 +608,31 @@ test_v2_device_filter (void **state)
   assert_int_equal (leftovers (false), 0);
 }
 
+static void
+test_features (void **state)
+{
+  struct sp_cgroup_features f;
+  sp_error_t err = NULL;
+  (void) state;
+
+  assert_ok (sp_cgroup_features (&f, &err), &err);
+  assert_int_equal (f.layout, host.layout);
+  assert_int_equal (f.systemd_running, access ("/run/systemd/system", F_OK) == 0);
+  for (size_t i = 0; i < host.n_hier; i++)
+    if (!host.hier[i].v2 && !sp_str_has_prefix (host.hier[i].controllers, "name="))
+      {
+        cleanup_free char *first = sp_xstrdup (host.hier[i].controllers);
+        bool listed = false;
+        *strchrnul (first, ',') = '\0';
+        for (char **c = f.controllers; *c; c++)
+          listed = listed || strcmp (*c, first) == 0;
+        assert_true (listed);
+      }
+  for (char **c = f.controllers; c[0] && c[1]; c++)
+    assert_true (strcmp (c[0], c[1]) < 0); /* sorted, unique */
+  sp_cgroup_features_clear (&f);
+}
+
 int
 main (void)
 {
@@ -617,6 +642,7 @@ main (void)
     cmocka_unit_test_teardown (test_systemd_manager_without_systemd, teardown),
     cmocka_unit_test_teardown (test_create_failures_leave_nothing, teardown),
     cmocka_unit_test_teardown (test_v2_device_filter, teardown),
+    cmocka_unit_test (test_features),
   };
   return cmocka_run_group_tests (tests, group_setup, group_teardown);
 }
