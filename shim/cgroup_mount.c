@@ -86,14 +86,17 @@ pure_v2 (void)
 }
 
 int
-sp_mount_cgroups (struct sp_setup *s, int dest_fd, const char *dest, unsigned long flags, sp_error_t *err)
+sp_mount_cgroups (struct sp_setup *s, int root_fd, const char *dest, unsigned long flags, sp_error_t *err)
 {
+  cleanup_close int dest_fd = sp_open_in_root (root_fd, dest, 'd', err);
   char target[64];
   unsigned long mflags = (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
   cleanup_free char *copy = NULL;
   cleanup_close int tmp_fd = -1;
   char *save = NULL;
 
+  if (dest_fd < 0)
+    return sp_error_wrap (err, "mount `%s`", dest);
   snprintf (target, sizeof target, "/proc/self/fd/%d", dest_fd);
   if (pure_v2 () && s->new_cgroupns)
     {
@@ -114,6 +117,10 @@ sp_mount_cgroups (struct sp_setup *s, int dest_fd, const char *dest, unsigned lo
             cleanup_free char *host = sp_xasprintf ("/sys/fs/cgroup%s", l + 3);
             if (mount (host, target, NULL, MS_BIND, NULL) < 0)
               return sp_error_errno (err, "bind `%s` on `%s`", host, dest);
+            sp_closep (&dest_fd);
+            if ((dest_fd = sp_open_in_root (root_fd, dest, 0, err)) < 0)
+              return -1;
+            snprintf (target, sizeof target, "/proc/self/fd/%d", dest_fd);
             if (mount (NULL, target, NULL, MS_REMOUNT | MS_BIND | mflags, NULL) < 0)
               return sp_error_errno (err, "remount `%s`", dest);
             return 0;
@@ -123,10 +130,10 @@ sp_mount_cgroups (struct sp_setup *s, int dest_fd, const char *dest, unsigned lo
 
   if (mount ("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
     return sp_error_errno (err, "mount tmpfs on `%s`", dest);
-  /* Reopen to get the tmpfs, not the covered directory. */
-  tmp_fd = open (target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  /* Reopen by path to get the tmpfs, not the covered directory. */
+  tmp_fd = sp_open_in_root (root_fd, dest, 0, err);
   if (tmp_fd < 0)
-    return sp_error_errno (err, "open `%s`", dest);
+    return -1;
 
   for (char *l = strtok_r (copy = sp_xstrdup (s->host_cgroups), "\n", &save); l; l = strtok_r (NULL, "\n", &save))
     {
@@ -157,6 +164,11 @@ sp_mount_cgroups (struct sp_setup *s, int dest_fd, const char *dest, unsigned lo
       snprintf (sub, sizeof sub, "/proc/self/fd/%d", sub_fd);
       if (mount (host, sub, NULL, MS_BIND, NULL) < 0)
         return sp_error_errno (err, "bind `%s` on `%s/%s`", host, dest, name);
+      sp_closep (&sub_fd);
+      sub_fd = openat (tmp_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub_fd < 0)
+        return sp_error_errno (err, "open `%s/%s`", dest, name);
+      snprintf (sub, sizeof sub, "/proc/self/fd/%d", sub_fd);
       if (mount (NULL, sub, NULL, MS_REMOUNT | MS_BIND | mflags, NULL) < 0)
         return sp_error_errno (err, "remount `%s/%s`", dest, name);
     }

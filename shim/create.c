@@ -81,6 +81,60 @@ kill_and_reap (pid_t pid)
     }
 }
 
+/* The devices every container gets, allowed after the config's own rules
+ * (as runc and crun do): the default nodes, ptys, tun, and mknod. */
+static const struct oci_device_cgroup default_allowed[] = {
+  { .allow = true, .type = 'c', .access = (char *) "m" },
+  { .allow = true, .type = 'b', .access = (char *) "m" },
+  { .allow = true, .type = 'c', .has_major = true, .major = 1, .has_minor = true, .minor = 3, .access = (char *) "rwm" },
+  { .allow = true, .type = 'c', .has_major = true, .major = 1, .has_minor = true, .minor = 5, .access = (char *) "rwm" },
+  { .allow = true, .type = 'c', .has_major = true, .major = 1, .has_minor = true, .minor = 7, .access = (char *) "rwm" },
+  { .allow = true, .type = 'c', .has_major = true, .major = 1, .has_minor = true, .minor = 8, .access = (char *) "rwm" },
+  { .allow = true, .type = 'c', .has_major = true, .major = 1, .has_minor = true, .minor = 9, .access = (char *) "rwm" },
+  { .allow = true, .type = 'c', .has_major = true, .major = 5, .has_minor = true, .minor = 0, .access = (char *) "rwm" },
+  { .allow = true, .type = 'c', .has_major = true, .major = 5, .has_minor = true, .minor = 2, .access = (char *) "rwm" },
+  { .allow = true, .type = 'c', .has_major = true, .major = 136, .access = (char *) "rwm" },
+  { .allow = true, .type = 'c', .has_major = true, .major = 10, .has_minor = true, .minor = 200, .access = (char *) "rwm" },
+};
+
+/* The config's resources with the default device rules appended, plus an
+ * allow rule for each linux.devices node.  Returns a shallow copy that
+ * borrows from `res`; free only ->devices and the copy itself. */
+static struct oci_resources *
+resources_with_default_devices (struct oci_linux *l)
+{
+  struct oci_resources *r = sp_xmalloc0 (sizeof (*r));
+  size_t n_cfg = l && l->resources ? l->resources->devices_len : 0;
+  size_t n_nodes = l ? l->devices_len : 0;
+  size_t k = 0;
+
+  if (l && l->resources)
+    *r = *l->resources;
+  if (n_cfg == 0)
+    {
+      /* No device rules at all: leave the cgroup's devices as inherited. */
+      r->devices = NULL;
+      r->devices_len = 0;
+      return r;
+    }
+  r->devices = sp_xmalloc0 ((n_cfg + SP_ARRAY_SIZE (default_allowed) + n_nodes) * sizeof (*r->devices));
+  for (size_t i = 0; i < n_cfg; i++)
+    r->devices[k++] = l->resources->devices[i];
+  for (size_t i = 0; i < SP_ARRAY_SIZE (default_allowed); i++)
+    r->devices[k++] = default_allowed[i];
+  for (size_t i = 0; i < n_nodes; i++)
+    {
+      struct oci_device *d = &l->devices[i];
+      if (d->type == 'p')
+        continue;
+      r->devices[k++] = (struct oci_device_cgroup){ .allow = true, .type = d->type == 'b' ? 'b' : 'c',
+                                                    .has_major = true, .major = d->major, .has_minor = true,
+                                                    .minor = d->minor, .access = (char *) "rwm" };
+    }
+  r->devices_len = k;
+  return r;
+}
+
 /* Talks to stage 1 and init until init reports READY. */
 static int
 drive_setup (struct sp_setup *s, struct sp_state *st, pid_t stage1, struct sp_cgroup **cg, sp_error_t *err)
@@ -90,9 +144,12 @@ drive_setup (struct sp_setup *s, struct sp_state *st, pid_t stage1, struct sp_cg
   bool hooks_pending = false;
   int ret = -1;
 
-  if (sp_cgroup_create (sp_runtime_cgroup_manager (s->rt), l ? l->cgroups_path : NULL, s->id, stage1,
-                        l ? l->resources : NULL, cg, err)
-      < 0)
+  struct oci_resources *res = resources_with_default_devices (l);
+  int cg_ret = sp_cgroup_create (sp_runtime_cgroup_manager (s->rt), l ? l->cgroups_path : NULL, s->id, stage1,
+                                 res, cg, err);
+  free (res->devices);
+  free (res);
+  if (cg_ret < 0)
     goto out;
   if (*cg)
     st->cgroup = sp_cgroup_serialize (*cg);

@@ -294,10 +294,7 @@ do_mount (struct sp_setup *s, int root_fd, struct oci_mount *m, sp_error_t *err)
 
   if (type && (strcmp (type, "cgroup") == 0 || strcmp (type, "cgroup2") == 0))
     {
-      fd = sp_open_in_root (root_fd, m->destination, 'd', err);
-      if (fd < 0)
-        return sp_error_wrap (err, "mount `%s`", m->destination);
-      return sp_mount_cgroups (s, fd, m->destination, o.flags, err);
+      return sp_mount_cgroups (s, root_fd, m->destination, o.flags, err);
     }
 
   fd = sp_open_in_root (root_fd, m->destination, bind && !source_is_dir (source) ? 'f' : 'd', err);

@@ -51,7 +51,7 @@ struct sp_mount_flag
 extern const struct sp_mount_flag sp_mount_flags[];
 
 /* cgroup_mount.c: the cgroup filesystem at dest inside the container. */
-int sp_mount_cgroups (struct sp_setup *s, int dest_fd, const char *dest, unsigned long flags, sp_error_t *err);
+int sp_mount_cgroups (struct sp_setup *s, int root_fd, const char *dest, unsigned long flags, sp_error_t *err);
 
 /* rootfs.c */
 int sp_rootfs_prepare (struct sp_setup *s, sp_error_t *err); /* propagation + self-bind */
