@@ -122,6 +122,13 @@ sp_setup_stage1 (struct sp_setup *s)
           sp_error_errno (&err, "become root in the user namespace (is uid/gid 0 mapped?)");
           sp_sync_fail (s->sync_fd, &err);
         }
+      /* Changing uid cleared "dumpable", which makes our /proc files
+       * (timens_offsets, uid_map of children) inaccessible to us. */
+      if (prctl (PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        {
+          sp_error_errno (&err, "set dumpable");
+          sp_sync_fail (s->sync_fd, &err);
+        }
     }
   if (join_late_namespaces (s, &err) < 0 || unshare_new_namespaces (s, &err) < 0)
     sp_sync_fail (s->sync_fd, &err);
