@@ -4,6 +4,9 @@
 #include <samepage/util.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,5 +224,135 @@ casfs_tree_cache_get (struct casfs_tree_cache *c, const struct casfs_digest *d, 
   v = *slot;
   *out = v->tree;
   *problem = v->problem;
+  return 0;
+}
+
+int
+casfs_walk_fanout (struct casfs_store *s, const char *part, casfs_fanout_fn fn, void *data, sp_error_t *err)
+{
+  cleanup_close int part_fd = openat (casfs_store_root_fd (s), part, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  if (part_fd < 0)
+    return sp_error_errno (err, "open `%s/%s`", casfs_store_path (s), part);
+  for (int i = 0; i < 256; i++)
+    {
+      char sub[3];
+      cleanup_close int fd = -1;
+      cleanup_dir DIR *dir = NULL;
+      struct dirent *de;
+
+      snprintf (sub, sizeof sub, "%02x", i);
+      fd = openat (part_fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0)
+        {
+          if (errno == ENOENT)
+            continue;
+          return sp_error_errno (err, "open `%s/%s/%s`", casfs_store_path (s), part, sub);
+        }
+      if ((dir = fdopendir (fd)) == NULL)
+        return sp_error_errno (err, "read `%s/%s/%s`", casfs_store_path (s), part, sub);
+      fd = -1;
+      errno = 0;
+      while ((de = readdir (dir)))
+        {
+          char hex[CASFS_DIGEST_HEX_LEN + 1];
+          cleanup_free char *rel = NULL;
+          struct casfs_digest d;
+          bool named = false;
+
+          if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+            continue;
+          rel = sp_xasprintf ("%s/%s/%s", part, sub, de->d_name);
+          if (strlen (de->d_name) == CASFS_DIGEST_HEX_LEN - 2)
+            {
+              sp_error_t perr = NULL;
+              snprintf (hex, sizeof hex, "%s%s", sub, de->d_name);
+              named = casfs_digest_parse (hex, &d, &perr) == 0;
+              sp_error_release (&perr);
+            }
+          if (fn (dirfd (dir), de->d_name, rel, named ? &d : NULL, data, err) < 0)
+            return -1;
+          errno = 0;
+        }
+      if (errno != 0)
+        return sp_error_errno (err, "read `%s/%s/%s`", casfs_store_path (s), part, sub);
+    }
+  return 0;
+}
+
+#define MAX_SYMLINK_HOPS 40
+
+/* One step of resolution: the remaining path is kept as a string that symlink
+ * targets are spliced into. */
+int
+casfs_walk_resolve (struct casfs_tree_cache *c, const struct casfs_digest *root, const char *path,
+                    bool follow_final, const struct casfs_entry **entry, struct casfs_digest *tree,
+                    sp_error_t *err)
+{
+  /* stack of directories from the root to the current one */
+  cleanup_free struct casfs_digest *stack = sp_xmalloc0 (sizeof (*stack));
+  cleanup_free const struct casfs_entry **entries = sp_xmalloc0 (sizeof (*entries));
+  cleanup_free char *rest = sp_xstrdup (path);
+  size_t depth = 0;
+  int hops = 0;
+
+  stack[0] = *root;
+  entries[0] = NULL;
+  for (;;)
+    {
+      char *p = rest, *slash, *next;
+      const struct casfs_tree *t;
+      const struct casfs_entry *e;
+      const char *problem;
+      bool last;
+
+      while (*p == '/')
+        p++;
+      if (*p == '\0')
+        break;
+      slash = strchr (p, '/');
+      next = slash ? slash + 1 : p + strlen (p);
+      if (slash)
+        *slash = '\0';
+      while (*next == '/')
+        next++;
+      last = *next == '\0';
+      if (strcmp (p, ".") == 0 || strcmp (p, "..") == 0)
+        {
+          if (p[1] == '.' && depth > 0)
+            depth--;
+          memmove (rest, next, strlen (next) + 1);
+          continue;
+        }
+      if (!S_ISDIR (entries[depth] ? entries[depth]->mode : S_IFDIR))
+        return sp_error_make (err, ENOTDIR, "`%s`", path);
+      if (casfs_tree_cache_get (c, &stack[depth], &t, &problem, err) < 0)
+        return -1;
+      if (t == NULL)
+        return sp_error_make (err, EIO, "`%s`: %s", path, problem);
+      e = casfs_tree_lookup (t, p);
+      if (e == NULL)
+        return sp_error_make (err, ENOENT, "`%s`", path);
+      if (S_ISLNK (e->mode) && (!last || follow_final))
+        {
+          char *spliced;
+          if (++hops > MAX_SYMLINK_HOPS)
+            return sp_error_make (err, ELOOP, "`%s`", path);
+          if (e->target[0] == '/')
+            depth = 0;
+          spliced = sp_xasprintf ("%s/%s", e->target, next);
+          free (rest);
+          rest = spliced;
+          continue;
+        }
+      depth++;
+      stack = sp_xrealloc (stack, (depth + 1) * sizeof (*stack));
+      entries = sp_xrealloc (entries, (depth + 1) * sizeof (*entries));
+      stack[depth] = e->digest;
+      entries[depth] = e;
+      memmove (rest, next, strlen (next) + 1);
+    }
+  *entry = entries[depth];
+  *tree = stack[depth];
   return 0;
 }

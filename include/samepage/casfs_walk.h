@@ -32,6 +32,23 @@ bool casfs_digest_map_next (const struct casfs_digest_map *m, size_t *pos, const
 int casfs_walk_load_tree (struct casfs_store *s, const struct casfs_digest *d, struct casfs_tree **out,
                           char **problem, sp_error_t *err);
 
+/* Calls fn for every entry of STORE/<part>/00..ff/ (part: "objects" or
+ * "trees").  dirfd is the fan-out directory, rel "part/ab/cdef...", d the
+ * digest the name spells or NULL when it spells none.  fn returns < 0 to stop. */
+typedef int (*casfs_fanout_fn) (int dirfd, const char *name, const char *rel, const struct casfs_digest *d,
+                                void *data, sp_error_t *err);
+int casfs_walk_fanout (struct casfs_store *s, const char *part, casfs_fanout_fn fn, void *data, sp_error_t *err);
+
+/* Resolves PATH ("/", "/usr/bin/sh", "etc/passwd") inside the tree `root`.
+ * Symlinks met on the way are followed inside the tree only, as if it were
+ * chroot'ed: absolute targets start again at the root and ".." stops there.
+ * The final component is followed only when follow_final.  *entry is NULL for
+ * the root itself; *tree is the directory's tree when the result is one. */
+struct casfs_tree_cache;
+int casfs_walk_resolve (struct casfs_tree_cache *c, const struct casfs_digest *root, const char *path,
+                        bool follow_final, const struct casfs_entry **entry, struct casfs_digest *tree,
+                        sp_error_t *err);
+
 /* Decoded trees by digest; trees stay valid until the cache is freed. */
 struct casfs_tree_cache;
 struct casfs_tree_cache *casfs_tree_cache_new (struct casfs_store *s);
