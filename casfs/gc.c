@@ -75,7 +75,7 @@ mark_image (struct casfs_store *s, struct casfs_gc_marks *m, const struct casfs_
 
   if (!mark (m->images, id))
     return 0;
-  if (casfs_image_read (s, id, &img, err) < 0)
+  if (casfs_image_read_record (s, id, &img, err) < 0)
     {
       /* A missing or damaged record loses metadata only; the ref's tree is
        * marked by the caller either way.  I/O errors stop the gc. */

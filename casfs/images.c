@@ -229,7 +229,8 @@ casfs_image_write (struct casfs_store *s, struct casfs_image *img, struct casfs_
 }
 
 int
-casfs_image_read (struct casfs_store *s, const struct casfs_digest *id, struct casfs_image **out, sp_error_t *err)
+casfs_image_read_record (struct casfs_store *s, const struct casfs_digest *id, struct casfs_image **out,
+                         sp_error_t *err)
 {
   cleanup_free char *rel = record_name (id);
   cleanup_free char *json = NULL;
@@ -244,6 +245,18 @@ casfs_image_read (struct casfs_store *s, const struct casfs_digest *id, struct c
     return sp_error_make (err, EIO, "store `%s`: `%s` does not match its digest", casfs_store_path (s), rel);
   if (casfs_image_decode (json, len, &img, err) < 0)
     return sp_error_wrap (err, "`%s/%s`", casfs_store_path (s), rel);
+  *out = steal_pointer (&img);
+  return 0;
+}
+
+int
+casfs_image_read (struct casfs_store *s, const struct casfs_digest *id, struct casfs_image **out, sp_error_t *err)
+{
+  cleanup_image struct casfs_image *img = NULL;
+  cleanup_free char *rel = record_name (id);
+
+  if (casfs_image_read_record (s, id, &img, err) < 0)
+    return -1;
   if (img->config_digest)
     {
       struct casfs_digest cd;

@@ -55,6 +55,9 @@ int casfs_image_write (struct casfs_store *s, struct casfs_image *img, struct ca
 /* Reads images/<id>.json, checks it against id, and loads the config object. */
 int casfs_image_read (struct casfs_store *s, const struct casfs_digest *id, struct casfs_image **out,
                       sp_error_t *err);
+/* Reads and checks the record only (config stays NULL): for gc and fsck. */
+int casfs_image_read_record (struct casfs_store *s, const struct casfs_digest *id, struct casfs_image **out,
+                             sp_error_t *err);
 /* casfs_image_write, then sets ref `name` to (img->tree, record id). */
 int casfs_image_commit (struct casfs_store *s, const char *name, struct casfs_image *img,
                         struct casfs_digest *id_out, sp_error_t *err);
