@@ -356,3 +356,9 @@ casfs_walk_resolve (struct casfs_tree_cache *c, const struct casfs_digest *root,
   *tree = stack[depth];
   return 0;
 }
+
+size_t
+casfs_tree_cache_size (const struct casfs_tree_cache *c)
+{
+  return casfs_digest_map_size (c->map);
+}

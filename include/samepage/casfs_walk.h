@@ -57,6 +57,9 @@ void casfs_tree_cache_free (struct casfs_tree_cache *c);
 int casfs_tree_cache_get (struct casfs_tree_cache *c, const struct casfs_digest *d, const struct casfs_tree **out,
                           const char **problem, sp_error_t *err);
 
+/* Number of distinct trees asked for so far. */
+size_t casfs_tree_cache_size (const struct casfs_tree_cache *c);
+
 static inline void
 casfs_tree_cache_freep (struct casfs_tree_cache **c)
 {
