@@ -15,9 +15,9 @@ casfs_dump_escape (const void *s, size_t len)
   const uint8_t *p = s;
   char *out = sp_xmalloc0 (len * 4 + 5), *o = out;
 
-  if (len == 0 || (len == 1 && p[0] == '-'))
+  if (len == 1 && p[0] == '-')
     {
-      strcpy (out, len ? "\\x2d" : "\\x");
+      strcpy (out, "\\x2d");
       return out;
     }
   for (size_t i = 0; i < len; i++)

@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Escapes a field: bytes outside '!'..'~', '\\' and '=' become \xHH; an empty
- * field or a lone "-" is escaped too, so "-" always means "none". */
+/* Escapes a field: bytes outside '!'..'~', '\\' and '=' become \xHH; a lone
+ * "-" is escaped too, so "-" always means "none". */
 char *casfs_dump_escape (const void *s, size_t len);
 /* "reg", "dir", "lnk", "chr", "blk", "fifo", "sock". */
 const char *casfs_dump_type (uint32_t mode);
