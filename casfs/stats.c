@@ -6,6 +6,7 @@
 #include <samepage/util.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -224,6 +225,27 @@ double
 casfs_stats_ratio (uint64_t logical, uint64_t unique)
 {
   return unique ? (double) logical / (double) unique : 0.0;
+}
+
+const char *
+casfs_stats_human (uint64_t bytes, char buf[16])
+{
+  static const char units[] = "BKMGTPE";
+  double v = (double) bytes;
+  int u = 0;
+
+  if (bytes < 1024)
+    {
+      snprintf (buf, 16, "%lluB", (unsigned long long) bytes);
+      return buf;
+    }
+  while (v >= 1024 && u < 6)
+    {
+      v /= 1024;
+      u++;
+    }
+  snprintf (buf, 16, "%.1f%c", v, units[u]);
+  return buf;
 }
 
 static void

@@ -41,6 +41,8 @@ int casfs_stats_compute (struct casfs_store *s, struct casfs_store_stats *out, s
 void casfs_stats_clear (struct casfs_store_stats *st);
 /* logical / unique, or 0 when nothing is stored. */
 double casfs_stats_ratio (uint64_t logical, uint64_t unique);
+/* "1.5K", "12.0M", "3.2G" (IEC units) into buf; returns buf. */
+const char *casfs_stats_human (uint64_t bytes, char buf[16]);
 /* JSON with stable keys (docs/casfs.8); *json is malloc'd.  only_refs (NULL
  * for all) limits the "images" array to those refs. */
 int casfs_stats_to_json (const struct casfs_store_stats *st, char *const *only_refs, char **json,
