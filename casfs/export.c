@@ -161,8 +161,12 @@ casfs_export_tar (struct casfs_store *s, const struct casfs_digest *root, int fd
       casfs_tree_cache_free (x.cache);
       return sp_error_make (err, ENOMEM, "export: allocate archive writer");
     }
-  /* full pax (not restricted): xattrs and ns times always get their records */
-  if (archive_write_set_format_pax (x.ar) != ARCHIVE_OK || archive_write_open_fd (x.ar, fd) != ARCHIVE_OK)
+  /* Full pax (not restricted): xattrs and ns times always get their records.
+   * xattrs only as SCHILY.xattr (GNU tar's and Go's form): libarchive 3.6
+   * reads both forms of a default archive as two copies of each xattr. */
+  if (archive_write_set_format_pax (x.ar) != ARCHIVE_OK
+      || archive_write_set_format_option (x.ar, "pax", "xattrheader", "SCHILY") != ARCHIVE_OK
+      || archive_write_open_fd (x.ar, fd) != ARCHIVE_OK)
     {
       archive_failed (&x, "open", "tar", err);
       goto out;
