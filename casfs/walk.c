@@ -266,7 +266,9 @@ casfs_walk_fanout (struct casfs_store *s, const char *part, casfs_fanout_fn fn, 
           if (strlen (de->d_name) == CASFS_DIGEST_HEX_LEN - 2)
             {
               sp_error_t perr = NULL;
-              snprintf (hex, sizeof hex, "%s%s", sub, de->d_name);
+              memcpy (hex, sub, 2);
+              memcpy (hex + 2, de->d_name, CASFS_DIGEST_HEX_LEN - 2);
+              hex[CASFS_DIGEST_HEX_LEN] = '\0';
               named = casfs_digest_parse (hex, &d, &perr) == 0;
               sp_error_release (&perr);
             }
