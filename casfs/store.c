@@ -409,6 +409,9 @@ check_ref_name (const char *name, sp_error_t *err)
   for (const char *p = name; *p; p++)
     if ((unsigned char) *p < 0x20 || *p == 0x7f)
       return sp_error_make (err, 0, "invalid ref name: control character");
+  /* NAME.tmp.PID is how atomic writes name their temp files; listings skip them */
+  if (strstr (name, ".tmp."))
+    return sp_error_make (err, 0, "invalid ref name `%s`: must not contain `.tmp.`", name);
   file = casfs_ref_escape (name);
   if (strlen (file) > 240)
     return sp_error_make (err, 0, "invalid ref name `%s`: too long once escaped", name);

@@ -276,6 +276,8 @@ test_ref_escaping (void **state)
   sp_error_release (&err);
   assert_int_equal (casfs_store_set_ref (s, "bad\nname", &d, &err), -1);
   sp_error_release (&err);
+  assert_int_equal (casfs_store_set_ref (s, "x.tmp.1", &d, &err), -1);
+  sp_error_release (&err);
   assert_int_equal (casfs_store_resolve_ref (s, "absent", &back, &err), -1);
   assert_int_equal (err->status, ENOENT);
   sp_error_release (&err);
