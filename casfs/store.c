@@ -23,9 +23,17 @@ struct casfs_store
   int trees_fd;
   int refs_fd;
   int tmp_fd;
+  int lock_fd; /* STORE/lock, opened on first casfs_store_lock */
 };
 
-static const char *const store_dirs[] = { "objects", "trees", "refs", "images", "tmp" };
+static const struct
+{
+  const char *name;
+  mode_t mode;
+} store_dirs[] = {
+  { "objects", 0755 }, { "trees", 0755 }, { "refs", 0700 }, { "images", 0755 },
+  { "roots", 0700 },   { "tmp", 0700 },   { "quarantine", 0700 },
+};
 
 static int
 open_dir_at (int parent, const char *name, sp_error_t *err)
@@ -48,8 +56,8 @@ create_layout (const char *path, sp_error_t *err)
   if (fd < 0)
     return sp_error_errno (err, "open store `%s`", path);
   for (size_t i = 0; i < SP_ARRAY_SIZE (store_dirs); i++)
-    if (mkdirat (fd, store_dirs[i], i == 2 || i == 4 ? 0700 : 0755) < 0 && errno != EEXIST)
-      return sp_error_errno (err, "mkdir `%s/%s`", path, store_dirs[i]);
+    if (mkdirat (fd, store_dirs[i].name, store_dirs[i].mode) < 0 && errno != EEXIST)
+      return sp_error_errno (err, "mkdir `%s/%s`", path, store_dirs[i].name);
   /* Fan-out directories exist up front so writers never race to create them. */
   for (int i = 0; i < 256; i++)
     {
@@ -81,7 +89,7 @@ casfs_store_open (const char *path, bool create, struct casfs_store **out, sp_er
   if (create && create_layout (path, err) < 0)
     return sp_error_wrap (err, "create store `%s`", path);
   s = sp_xmalloc0 (sizeof (*s));
-  s->root_fd = s->objects_fd = s->trees_fd = s->refs_fd = s->tmp_fd = -1;
+  s->root_fd = s->objects_fd = s->trees_fd = s->refs_fd = s->tmp_fd = s->lock_fd = -1;
   s->path = sp_xstrdup (path);
   s->root_fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (s->root_fd < 0)
@@ -125,6 +133,7 @@ casfs_store_close (struct casfs_store *s)
   sp_closep (&s->trees_fd);
   sp_closep (&s->refs_fd);
   sp_closep (&s->tmp_fd);
+  sp_closep (&s->lock_fd);
   free (s->path);
   free (s);
 }
@@ -139,6 +148,45 @@ int
 casfs_store_objects_fd (const struct casfs_store *s)
 {
   return s->objects_fd;
+}
+
+int
+casfs_store_root_fd (const struct casfs_store *s)
+{
+  return s->root_fd;
+}
+
+int
+casfs_store_trees_fd (const struct casfs_store *s)
+{
+  return s->trees_fd;
+}
+
+static int
+open_lock_file (struct casfs_store *s, sp_error_t *err)
+{
+  int fd = openat (s->root_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return sp_error_errno (err, "open `%s/lock`", s->path);
+  return fd;
+}
+
+int
+casfs_store_lock (struct casfs_store *s, bool exclusive, sp_error_t *err)
+{
+  if (s->lock_fd < 0 && (s->lock_fd = open_lock_file (s, err)) < 0)
+    return -1;
+  while (flock (s->lock_fd, exclusive ? LOCK_EX : LOCK_SH) < 0)
+    if (errno != EINTR)
+      return sp_error_errno (err, "lock `%s/lock`", s->path);
+  return 0;
+}
+
+void
+casfs_store_unlock (struct casfs_store *s)
+{
+  if (s->lock_fd >= 0)
+    flock (s->lock_fd, LOCK_UN);
 }
 
 char *
@@ -307,8 +355,8 @@ casfs_store_write_tree (struct casfs_store *s, struct casfs_tree *t, struct casf
 
 /* Ref names are kept readable on disk: '/' becomes "%2F", '%' "%25", and a
  * leading '.' is escaped so no name can be "." or ".." or a dotfile. */
-static char *
-escape_ref (const char *name)
+char *
+casfs_ref_escape (const char *name)
 {
   char *out = sp_xmalloc0 (strlen (name) * 3 + 1), *o = out;
   for (const char *p = name; *p; p++)
@@ -321,16 +369,28 @@ escape_ref (const char *name)
   return out;
 }
 
-static char *
-unescape_ref (const char *name)
+static int
+hexdigit (char c)
 {
-  char *out = sp_xmalloc0 (strlen (name) + 1), *o = out;
-  for (const char *p = name; *p; p++)
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
+}
+
+char *
+casfs_ref_unescape (const char *file)
+{
+  char *out = sp_xmalloc0 (strlen (file) + 1), *o = out;
+  for (const char *p = file; *p; p++)
     {
-      unsigned v;
-      if (*p == '%' && sscanf (p + 1, "%2X", &v) == 1)
+      int hi, lo;
+      if (*p == '%' && (hi = hexdigit (p[1])) >= 0 && (lo = hexdigit (p[2])) >= 0)
         {
-          *o++ = (char) v;
+          *o++ = (char) (hi << 4 | lo);
           p += 2;
         }
       else
@@ -343,23 +403,55 @@ static int
 check_ref_name (const char *name, sp_error_t *err)
 {
   size_t len = strlen (name);
+  cleanup_free char *file = NULL;
   if (len == 0 || len > 200)
     return sp_error_make (err, 0, "invalid ref name `%s`: 1 to 200 characters", name);
   for (const char *p = name; *p; p++)
     if ((unsigned char) *p < 0x20 || *p == 0x7f)
       return sp_error_make (err, 0, "invalid ref name: control character");
+  /* NAME.tmp.PID is how atomic writes name their temp files; listings skip them */
+  if (strstr (name, ".tmp."))
+    return sp_error_make (err, 0, "invalid ref name `%s`: must not contain `.tmp.`", name);
+  file = casfs_ref_escape (name);
+  if (strlen (file) > 240)
+    return sp_error_make (err, 0, "invalid ref name `%s`: too long once escaped", name);
+  return 0;
+}
+
+/* Ref file: "<tree hex>\n" and optionally "image <record hex>\n". */
+static int
+parse_ref (const char *name, char *buf, struct casfs_ref *out, sp_error_t *err)
+{
+  char *line2 = strchr (buf, '\n');
+
+  memset (out, 0, sizeof (*out));
+  if (line2)
+    *line2++ = '\0';
+  if (casfs_digest_parse (buf, &out->tree, err) < 0)
+    return sp_error_wrap (err, "ref `%s`: tree", name);
+  if (line2 && *line2)
+    {
+      char *end = strchr (line2, '\n');
+      if (end)
+        *end = '\0';
+      if (!sp_str_has_prefix (line2, "image "))
+        return sp_error_make (err, 0, "ref `%s`: unexpected line `%.80s`", name, line2);
+      if (casfs_digest_parse (line2 + 6, &out->image, err) < 0)
+        return sp_error_wrap (err, "ref `%s`: image", name);
+      out->has_image = true;
+    }
   return 0;
 }
 
 int
-casfs_store_resolve_ref (struct casfs_store *s, const char *name, struct casfs_digest *out, sp_error_t *err)
+casfs_store_read_ref (struct casfs_store *s, const char *name, struct casfs_ref *out, sp_error_t *err)
 {
-  cleanup_free char *file = escape_ref (name);
+  cleanup_free char *file = NULL;
   cleanup_free char *buf = NULL;
-  char *nl;
 
   if (check_ref_name (name, err) < 0)
     return -1;
+  file = casfs_ref_escape (name);
   if (sp_read_file_at (s->refs_fd, file, &buf, NULL, err) < 0)
     {
       if ((*err)->status == ENOENT)
@@ -369,11 +461,16 @@ casfs_store_resolve_ref (struct casfs_store *s, const char *name, struct casfs_d
         }
       return sp_error_wrap (err, "ref `%s`", name);
     }
-  nl = strchr (buf, '\n');
-  if (nl)
-    *nl = '\0';
-  if (casfs_digest_parse (buf, out, err) < 0)
-    return sp_error_wrap (err, "ref `%s`", name);
+  return parse_ref (name, buf, out, err);
+}
+
+int
+casfs_store_resolve_ref (struct casfs_store *s, const char *name, struct casfs_digest *out, sp_error_t *err)
+{
+  struct casfs_ref ref;
+  if (casfs_store_read_ref (s, name, &ref, err) < 0)
+    return -1;
+  *out = ref.tree;
   return 0;
 }
 
@@ -396,55 +493,203 @@ casfs_store_resolve (struct casfs_store *s, const char *ref_or_digest, struct ca
 }
 
 int
-casfs_store_set_ref (struct casfs_store *s, const char *name, const struct casfs_digest *d, sp_error_t *err)
+casfs_store_write_ref (struct casfs_store *s, const char *name, const struct casfs_ref *ref, sp_error_t *err)
 {
-  cleanup_free char *file = escape_ref (name);
+  cleanup_free char *file = NULL;
   cleanup_free char *path = NULL;
-  char hex[CASFS_DIGEST_HEX_LEN + 2];
+  char tree[CASFS_DIGEST_HEX_LEN + 1], image[CASFS_DIGEST_HEX_LEN + 1];
+  char text[2 * CASFS_DIGEST_HEX_LEN + 16];
 
   if (check_ref_name (name, err) < 0)
     return -1;
   /* Everything the ref points to must be on disk before the ref is. */
   if (syncfs (s->root_fd) < 0)
     return sp_error_errno (err, "syncfs store `%s`", s->path);
-  casfs_digest_hex (d, hex);
-  strcat (hex, "\n");
+  casfs_digest_hex (&ref->tree, tree);
+  if (ref->has_image)
+    {
+      casfs_digest_hex (&ref->image, image);
+      snprintf (text, sizeof text, "%s\nimage %s\n", tree, image);
+    }
+  else
+    snprintf (text, sizeof text, "%s\n", tree);
+  file = casfs_ref_escape (name);
   path = sp_xasprintf ("%s/refs/%s", s->path, file);
-  return sp_write_file_atomic (path, hex, strlen (hex), 0644, err);
+  return sp_write_file_atomic (path, text, strlen (text), 0644, err);
+}
+
+int
+casfs_store_set_ref (struct casfs_store *s, const char *name, const struct casfs_digest *d, sp_error_t *err)
+{
+  struct casfs_ref ref = { .tree = *d };
+  return casfs_store_write_ref (s, name, &ref, err);
 }
 
 int
 casfs_store_delete_ref (struct casfs_store *s, const char *name, sp_error_t *err)
 {
-  cleanup_free char *file = escape_ref (name);
+  cleanup_free char *file = NULL;
+  if (check_ref_name (name, err) < 0)
+    return -1;
+  file = casfs_ref_escape (name);
   if (unlinkat (s->refs_fd, file, 0) < 0)
-    return sp_error_errno (err, "remove ref `%s`", name);
+    {
+      if (errno == ENOENT)
+        return sp_error_make (err, ENOENT, "no ref `%s` in store `%s`", name, s->path);
+      return sp_error_errno (err, "remove ref `%s`", name);
+    }
   if (fsync (s->refs_fd) < 0)
     return sp_error_errno (err, "fsync refs of `%s`", s->path);
   return 0;
 }
 
-int
-casfs_store_list_refs (struct casfs_store *s, char ***names, sp_error_t *err)
+static int
+cmp_str (const void *a, const void *b)
 {
-  cleanup_close int fd = openat (s->refs_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* Names in a directory, sorted, without dotfiles and atomic-write temps. */
+static int
+list_dir (int dirfd, const char *what, char ***names, sp_error_t *err)
+{
+  cleanup_close int fd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   cleanup_dir DIR *d = NULL;
   cleanup_strv char **v = NULL;
   size_t n = 0;
   struct dirent *de;
 
   if (fd < 0 || (d = fdopendir (fd)) == NULL)
-    return sp_error_errno (err, "list refs of `%s`", s->path);
+    return sp_error_errno (err, "list %s", what);
   fd = -1;
   v = sp_xmalloc0 (sizeof (char *));
+  errno = 0;
   while ((de = readdir (d)))
     {
       if (de->d_name[0] == '.' || strstr (de->d_name, ".tmp."))
         continue;
       v = sp_xrealloc (v, (n + 2) * sizeof (char *));
-      v[n++] = unescape_ref (de->d_name);
+      v[n++] = sp_xstrdup (de->d_name);
       v[n] = NULL;
     }
+  if (errno != 0)
+    return sp_error_errno (err, "read %s", what);
+  qsort (v, n, sizeof (char *), cmp_str);
   *names = steal_pointer (&v);
+  return 0;
+}
+
+int
+casfs_store_list_refs (struct casfs_store *s, char ***names, sp_error_t *err)
+{
+  cleanup_free char *what = sp_xasprintf ("refs of `%s`", s->path);
+  if (list_dir (s->refs_fd, what, names, err) < 0)
+    return -1;
+  for (char **p = *names; *p; p++)
+    {
+      char *name = casfs_ref_unescape (*p);
+      free (*p);
+      *p = name;
+    }
+  qsort (*names, sp_strv_len (*names), sizeof (char *), cmp_str);
+  return 0;
+}
+
+static int
+check_root_name (const char *name, sp_error_t *err)
+{
+  size_t len = strlen (name);
+  if (len == 0 || len > 200 || name[0] == '.' || strchr (name, '/') || strstr (name, ".tmp."))
+    return sp_error_make (err, 0, "invalid root name `%s`: 1 to 200 characters, no '/', no leading '.'", name);
+  return 0;
+}
+
+static int
+open_roots_dir (struct casfs_store *s, sp_error_t *err)
+{
+  /* Stores made before roots/ existed get it on first use. */
+  if (mkdirat (s->root_fd, "roots", 0700) < 0 && errno != EEXIST)
+    return sp_error_errno (err, "mkdir `%s/roots`", s->path);
+  return open_dir_at (s->root_fd, "roots", err);
+}
+
+int
+casfs_store_add_root (struct casfs_store *s, const char *name, const struct casfs_digest *trees, size_t n,
+                      sp_error_t *err)
+{
+  cleanup_close int lock_fd = -1;
+  cleanup_close int roots_fd = -1;
+  cleanup_free char *text = sp_xmalloc0 (n * (CASFS_DIGEST_HEX_LEN + 1) + 1);
+  cleanup_free char *path = NULL;
+
+  if (check_root_name (name, err) < 0)
+    return -1;
+  if ((roots_fd = open_roots_dir (s, err)) < 0)
+    return -1;
+  for (size_t i = 0; i < n; i++)
+    {
+      casfs_digest_hex (&trees[i], text + i * (CASFS_DIGEST_HEX_LEN + 1));
+      text[(i + 1) * (CASFS_DIGEST_HEX_LEN + 1) - 1] = '\n';
+    }
+  /* Its own descriptor: holding the lock shared must not change a lock the
+   * caller holds through s->lock_fd. */
+  if ((lock_fd = open_lock_file (s, err)) < 0)
+    return -1;
+  while (flock (lock_fd, LOCK_SH) < 0)
+    if (errno != EINTR)
+      return sp_error_errno (err, "lock `%s/lock`", s->path);
+  path = sp_xasprintf ("%s/roots/%s", s->path, name);
+  return sp_write_file_atomic (path, text, strlen (text), 0644, err);
+}
+
+int
+casfs_store_remove_root (struct casfs_store *s, const char *name, sp_error_t *err)
+{
+  cleanup_close int roots_fd = -1;
+  if (check_root_name (name, err) < 0)
+    return -1;
+  if ((roots_fd = open_roots_dir (s, err)) < 0)
+    return -1;
+  if (unlinkat (roots_fd, name, 0) < 0 && errno != ENOENT)
+    return sp_error_errno (err, "remove root `%s/roots/%s`", s->path, name);
+  if (fsync (roots_fd) < 0)
+    return sp_error_errno (err, "fsync `%s/roots`", s->path);
+  return 0;
+}
+
+int
+casfs_store_read_roots (struct casfs_store *s, struct casfs_digest **out, size_t *n_out, sp_error_t *err)
+{
+  cleanup_close int roots_fd = -1;
+  cleanup_strv char **names = NULL;
+  cleanup_free struct casfs_digest *v = NULL;
+  cleanup_free char *what = sp_xasprintf ("roots of `%s`", s->path);
+  size_t n = 0;
+
+  if ((roots_fd = open_roots_dir (s, err)) < 0 || list_dir (roots_fd, what, &names, err) < 0)
+    return -1;
+  for (char **p = names; *p; p++)
+    {
+      cleanup_free char *buf = NULL;
+      char *line, *save = NULL;
+      if (sp_read_file_at (roots_fd, *p, &buf, NULL, err) < 0)
+        {
+          if ((*err)->status == ENOENT) /* removed while we listed: no longer in use */
+            {
+              sp_error_release (err);
+              continue;
+            }
+          return sp_error_wrap (err, "root `%s/roots/%s`", s->path, *p);
+        }
+      for (line = strtok_r (buf, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+        {
+          v = sp_xrealloc (v, (n + 1) * sizeof (*v));
+          if (casfs_digest_parse (line, &v[n], err) < 0)
+            return sp_error_wrap (err, "root `%s/roots/%s`", s->path, *p);
+          n++;
+        }
+    }
+  *out = steal_pointer (&v);
+  *n_out = n;
   return 0;
 }

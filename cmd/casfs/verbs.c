@@ -5,8 +5,24 @@
 #include <stddef.h>
 
 int casfs_cmd_refs (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_ls (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_cat (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_export (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_rm (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_gc (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_fsck (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_du (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_stats (struct casfs_globals *g, int argc, char **argv);
 
 const struct casfs_verb casfs_verbs[] = {
   { "refs", casfs_cmd_refs, "", "list refs and their tree digests" },
+  { "ls", casfs_cmd_ls, "[--dump] REF|DIGEST [PATH]", "list a directory (ls -l), or dump the whole tree" },
+  { "cat", casfs_cmd_cat, "REF|DIGEST PATH", "print a file's content" },
+  { "export", casfs_cmd_export, "REF|DIGEST OUT.tar", "write a tree as a pax tar (- for stdout)" },
+  { "rm", casfs_cmd_rm, "REF...", "remove refs (gc frees the data)" },
+  { "gc", casfs_cmd_gc, "[--dry-run] [--verbose]", "free what no ref or root reaches" },
+  { "fsck", casfs_cmd_fsck, "[--repair]", "verify every object, tree and ref" },
+  { "du", casfs_cmd_du, "[--json] [--bytes] [REF...]", "per image: logical, unique and shared bytes" },
+  { "stats", casfs_cmd_stats, "[--json]", "store totals and deduplication ratio" },
   { NULL, NULL, NULL, NULL },
 };

@@ -2,10 +2,13 @@
  *
  *   STORE/objects/ab/cdef...   one immutable file (0444) per unique content, named by SHA-256
  *   STORE/trees/ab/cdef...     one immutable tree object (casfs_tree.h) per directory
- *   STORE/refs/<escaped name>  text file: "<tree digest hex>\n" of an image's merged tree
- *   STORE/images/<digest>.json image metadata kept for bundle creation (config, layers)
+ *   STORE/refs/<escaped name>  text file: "<tree digest hex>\n" of an image's merged tree,
+ *                              optionally followed by "image <record hex>\n"
+ *   STORE/images/<hex>.json    image records (casfs_images.h)
+ *   STORE/roots/<name>         trees in use by running containers: gc roots
  *   STORE/tmp/                 temp files of writes in progress (same filesystem)
  *   STORE/lock                 flock: shared by importers, exclusive by gc
+ *   STORE/quarantine/          objects and trees fsck --repair found corrupt
  *
  * Every write goes to tmp/, is fsync'd, renamed into place, and the directory
  * fsync'd: a crash leaves either nothing or a complete object. */
@@ -27,6 +30,18 @@ void casfs_store_close (struct casfs_store *s);
 const char *casfs_store_path (const struct casfs_store *s);
 /* dirfd of STORE/objects (for overlayfs' data-only lower and direct opens). */
 int casfs_store_objects_fd (const struct casfs_store *s);
+
+/* dirfds of STORE itself and of STORE/trees (for walkers: gc, fsck). */
+int casfs_store_root_fd (const struct casfs_store *s);
+int casfs_store_trees_fd (const struct casfs_store *s);
+
+/* The store lock (STORE/lock, flock(2)).  Anything that adds to the store
+ * (importers, the runtime registering roots) holds it shared for its whole
+ * run; gc holds it exclusive, so it never sweeps an object that a writer has
+ * just found present and is about to reference.  Blocks until granted.
+ * Locking again converts the lock; unlock is idempotent. */
+int casfs_store_lock (struct casfs_store *s, bool exclusive, sp_error_t *err);
+void casfs_store_unlock (struct casfs_store *s);
 
 /* "ab/cdef..." relative to objects/ or trees/ (caller frees). */
 char *casfs_object_relpath (const struct casfs_digest *d);
@@ -54,6 +69,34 @@ void casfs_object_writer_free (struct casfs_object_writer *w);
 /* Stores a whole buffer as an object. */
 int casfs_store_write_object (struct casfs_store *s, const void *data, size_t len, struct casfs_digest *out,
                               sp_error_t *err);
+
+/* A ref names a tree and, when it came from an image, its image record. */
+struct casfs_ref
+{
+  struct casfs_digest tree;
+  bool has_image;
+  struct casfs_digest image; /* images/<hex>.json, when has_image */
+};
+int casfs_store_read_ref (struct casfs_store *s, const char *name, struct casfs_ref *out, sp_error_t *err);
+/* Makes everything in the store durable (syncfs), then replaces the ref atomically. */
+int casfs_store_write_ref (struct casfs_store *s, const char *name, const struct casfs_ref *ref, sp_error_t *err);
+/* The on-disk file name of a ref under refs/ (escaped; caller frees). */
+char *casfs_ref_escape (const char *name);
+char *casfs_ref_unescape (const char *file);
+
+/* GC roots.  STORE/roots/<name> holds tree digests (64 hex digits, one per
+ * line) that are in use outside any ref, e.g. by a running container: the
+ * runtime adds a root named after the container at create and removes it at
+ * delete.  gc keeps every tree named there and everything below it.  Names:
+ * 1..200 characters, no '/', not starting with '.'.  add takes the store
+ * lock shared itself (on its own descriptor) while it writes. */
+int casfs_store_add_root (struct casfs_store *s, const char *name, const struct casfs_digest *trees, size_t n,
+                          sp_error_t *err);
+/* ENOENT is not an error: removing a missing root succeeds. */
+int casfs_store_remove_root (struct casfs_store *s, const char *name, sp_error_t *err);
+/* Every digest named by any root file; a malformed root file is an error
+ * naming it (gc must not guess what a running container uses). */
+int casfs_store_read_roots (struct casfs_store *s, struct casfs_digest **out, size_t *n, sp_error_t *err);
 
 /* Refs: names such as "localhost/zi-img1:latest" (escaped on disk). */
 int casfs_store_resolve_ref (struct casfs_store *s, const char *name, struct casfs_digest *out, sp_error_t *err);
