@@ -19,6 +19,7 @@ CFLAGS += -MMD -MP -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshad
           -fno-strict-aliasing -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
           -DSAMEPAGE_VERSION='"$(VERSION)"' -DSAMEPAGE_COMMIT='"$(COMMIT)"' \
           -DSAMEPAGE_LIBDIR='"$(LIBDIR)"' -Iinclude $(PKG_CFLAGS)
+LDFLAGS += -Wl,--as-needed -Wl,-O1
 LDLIBS += $(PKG_LIBS) -lpthread
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -O1

@@ -196,6 +196,24 @@ sp_write_file_atomic (const char *path, const void *data, size_t len, mode_t mod
 }
 
 int
+sp_write_file_replace (const char *path, const void *data, size_t len, mode_t mode, sp_error_t *err)
+{
+  cleanup_free char *tmp = sp_xasprintf ("%s.tmp.%d", path, getpid ());
+  if (sp_write_file (tmp, data, len, mode, err) < 0)
+    {
+      unlink (tmp);
+      return -1;
+    }
+  if (rename (tmp, path) < 0)
+    {
+      sp_error_errno (err, "rename `%s` to `%s`", tmp, path);
+      unlink (tmp);
+      return -1;
+    }
+  return 0;
+}
+
+int
 sp_mkdir_p (const char *path, mode_t mode, sp_error_t *err)
 {
   cleanup_free char *p = sp_xstrdup (path);

@@ -68,7 +68,7 @@ write_pid_file (const char *path, pid_t pid, sp_error_t *err)
   int n = snprintf (buf, sizeof buf, "%d", pid);
   if (path == NULL)
     return 0;
-  return sp_write_file_atomic (path, buf, (size_t) n, 0644, err);
+  return sp_write_file_replace (path, buf, (size_t) n, 0644, err);
 }
 
 static void

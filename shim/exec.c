@@ -307,7 +307,7 @@ sp_container_exec (struct sp_runtime *rt, const char *id, struct sp_exec_options
     {
       char buf[32];
       int n = snprintf (buf, sizeof buf, "%d", child);
-      if (sp_write_file_atomic (o->pid_file, buf, (size_t) n, 0644, err) < 0)
+      if (sp_write_file_replace (o->pid_file, buf, (size_t) n, 0644, err) < 0)
         goto out;
     }
   sp_closep (&sv[0]);

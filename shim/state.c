@@ -153,7 +153,7 @@ sp_state_save (struct sp_runtime *rt, const struct sp_state *st, sp_error_t *err
   json = gen_finish (g);
   g = NULL;
   path = sp_xasprintf ("%s/%s/state.json", rt->root, st->id);
-  return sp_write_file_atomic (path, json, strlen (json), 0600, err);
+  return sp_write_file_replace (path, json, strlen (json), 0600, err);
 
 gen_fail:
   if (g)

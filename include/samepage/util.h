@@ -25,6 +25,9 @@ int sp_write_file (const char *path, const void *data, size_t len, mode_t mode, 
 int sp_write_file_at (int dirfd, const char *path, const void *data, size_t len, mode_t mode, sp_error_t *err);
 /* temp file + fsync + rename + fsync(dir): readers see the old or the new file. */
 int sp_write_file_atomic (const char *path, const void *data, size_t len, mode_t mode, sp_error_t *err);
+/* temp file + rename without fsync: readers never see a partial file, but
+ * the content may not survive a power loss (runtime state lives on tmpfs). */
+int sp_write_file_replace (const char *path, const void *data, size_t len, mode_t mode, sp_error_t *err);
 int sp_write_all (int fd, const void *data, size_t len);
 ssize_t sp_read_all (int fd, void *buf, size_t len);
 
