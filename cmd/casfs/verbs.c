@@ -5,8 +5,11 @@
 #include <stddef.h>
 
 int casfs_cmd_refs (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_import (struct casfs_globals *g, int argc, char **argv);
 
 const struct casfs_verb casfs_verbs[] = {
   { "refs", casfs_cmd_refs, "", "list refs and their tree digests" },
+  { "import", casfs_cmd_import, "[--ref NAME] [--platform OS/ARCH] [--type KIND] PATH",
+    "import a layer tarball, OCI layout, docker archive or layer directory" },
   { NULL, NULL, NULL, NULL },
 };

@@ -1,0 +1,91 @@
+/* casfs import: layer tarballs, OCI image layouts (directory or tar),
+ * `docker save` archives and plain (overlay-style) layer directories into
+ * the store, one tree per layer and one merged tree per image.
+ *
+ * Hostile input never escapes or corrupts (docs/casfs-import.md lists the
+ * rules): nothing is ever created on the host outside the store, every
+ * rejected entry is an error naming the archive and the entry, and a failed
+ * import writes no ref (objects it stored stay unreferenced until gc). */
+#ifndef SAMEPAGE_CASFS_IMPORT_H
+#define SAMEPAGE_CASFS_IMPORT_H
+
+#include <samepage/casfs_store.h>
+#include <samepage/error.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits on hostile input (bigger is an error naming the entry). */
+#define CASFS_IMPORT_PATH_MAX 4096 /* bytes of a normalized entry path */
+#define CASFS_IMPORT_DEPTH_MAX 1024 /* components of one path */
+#define CASFS_IMPORT_FILE_MAX (1ull << 40) /* 1 TiB: one regular file */
+#define CASFS_IMPORT_ENTRIES_MAX (1u << 24) /* entries of one layer */
+#define CASFS_IMPORT_JSON_MAX (4u << 20) /* manifest, index, config blobs */
+#define CASFS_IMPORT_LAYERS_MAX 512
+
+enum casfs_import_kind
+{
+  CASFS_IMPORT_AUTO, /* directory with oci-layout: OCI; other directory: DIR; file: sniffed */
+  CASFS_IMPORT_LAYER, /* one layer tarball: plain, gzip, zstd, xz, bzip2 */
+  CASFS_IMPORT_OCI, /* OCI image layout, directory or tar */
+  CASFS_IMPORT_DOCKER, /* `docker save` / docker-archive tar */
+  CASFS_IMPORT_DIR, /* an extracted layer directory (overlay whiteouts) */
+};
+
+struct casfs_import_options
+{
+  enum casfs_import_kind kind;
+  const char *ref; /* ref to set on success; NULL: the image's own name, if any */
+  const char *platform; /* "os/arch[/variant]"; NULL: linux/amd64 */
+  bool progress; /* draw a progress bar on stderr */
+  unsigned workers; /* hash+write threads; 0: default */
+};
+
+struct casfs_import_stats
+{
+  uint64_t entries; /* archive or directory entries read */
+  uint64_t files; /* regular files stored */
+  uint64_t bytes; /* content bytes of those files */
+  uint64_t new_bytes; /* bytes of objects that were not in the store */
+  uint64_t input_bytes; /* bytes read from the input (compressed) */
+  double seconds;
+};
+
+struct casfs_import_result
+{
+  struct casfs_digest merged; /* the image's merged tree */
+  struct casfs_digest *layers; /* one tree per layer, bottom first */
+  size_t n_layers;
+  char *ref; /* the ref set, or NULL */
+  char *config_json; /* the image config (OCI/docker), or NULL */
+  struct casfs_import_stats stats;
+};
+
+/* Imports `path` (any kind above); on success the ref (if any) is set last. */
+int casfs_import (struct casfs_store *s, const char *path, const struct casfs_import_options *opts,
+                  struct casfs_import_result *out, sp_error_t *err);
+void casfs_import_result_clear (struct casfs_import_result *r);
+
+/* One extracted layer directory -> one layer tree (whiteouts kept in overlay
+ * form: 0/0 character devices, trusted.overlay.opaque=y).  Sets no ref. */
+int casfs_import_dir (struct casfs_store *s, const char *dir, struct casfs_digest *tree_out, sp_error_t *err);
+/* One layer tarball -> one layer tree.  Sets no ref. */
+int casfs_import_layer_archive (struct casfs_store *s, const char *path, struct casfs_digest *tree_out,
+                                sp_error_t *err);
+
+/* Stacks layer trees (bottom first) into one merged tree: overlay whiteouts
+ * remove what lies below, opaque directories hide lower contents, and neither
+ * appears in the result; hardlink ids are renumbered canonically. */
+int casfs_layers_merge (struct casfs_store *s, const struct casfs_digest *layers, size_t n,
+                        struct casfs_digest *merged_out, sp_error_t *err);
+
+/* Path rules for archive entries: strips "./" and repeated or trailing
+ * slashes and "." components (normalisations); rejects absolute paths, ".."
+ * components, empty or over-long components and paths.  *out is "" for the
+ * archive root, else "a/b/c" (malloc'd). */
+int casfs_path_normalize (const char *path, char **out, sp_error_t *err);
+/* Whether an xattr of an imported entry is kept (overlay internals and
+ * host labels are dropped; see docs/casfs-import.md). */
+bool casfs_import_keep_xattr (const char *name);
+
+#endif
