@@ -1,7 +1,7 @@
 /* Layer tarballs (plain, gzip, zstd, xz, bzip2) read through libarchive into
  * an in-memory layer tree; file contents go to the hash+write pipeline.
  * Nothing is extracted: every entry is checked by the path rules and looked
- * up in the in-memory tree only (docs/casfs-import.md). */
+ * up in the in-memory tree only (rules in casfs_import.h). */
 #include "import_internal.h"
 
 #include <samepage/cleanup.h>

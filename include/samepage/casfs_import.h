@@ -2,10 +2,39 @@
  * `docker save` archives and plain (overlay-style) layer directories into
  * the store, one tree per layer and one merged tree per image.
  *
- * Hostile input never escapes or corrupts (docs/casfs-import.md lists the
- * rules): nothing is ever created on the host outside the store, every
+ * Hostile input never escapes or corrupts: nothing is ever created on the
+ * host outside the store (entries only go into an in-memory tree), every
  * rejected entry is an error naming the archive and the entry, and a failed
- * import writes no ref (objects it stored stay unreferenced until gc). */
+ * import writes no ref (objects it stored stay unreferenced until gc).
+ *
+ * Rules for archive entries (errors unless marked "normalised"):
+ *   - absolute paths, ".." components, components > 255 bytes, paths > 4096
+ *     bytes or deeper than 1024: error.  "./", "//", trailing "/" and "."
+ *     components: normalised away.  "./" itself (the root): skipped.
+ *   - a path through an entry that is not a directory (a symlink, a file):
+ *     error.  Missing parents: created implicitly, 0755 root:root, mtime 0.
+ *   - a path seen twice: error, except a directory entry for a directory
+ *     created implicitly before (it sets the metadata; normalised).
+ *   - hardlinks must name an earlier non-directory entry of the same archive
+ *     (checked by the same path rules): else error.  They share content and
+ *     get canonical link ids.
+ *   - device nodes, fifos: kept as metadata only.  setuid/setgid/sticky:
+ *     kept in the mode, never applied to the host.
+ *   - regular files > 1 TiB, symlink targets empty or > 4095 bytes, xattr
+ *     values > 64 KiB, uid/gid >= 2^32-1, more than 2^24 entries: error.
+ *   - truncated or corrupt compressed streams, short or corrupt tar: error.
+ *   - whiteouts: ".wh.NAME" and 0/0 character devices both become the overlay
+ *     form (c 0 0, mode 0, root, mtime 0: normalised); ".wh..wh..opq" and
+ *     trusted/user.overlay.opaque=y become trusted.overlay.opaque=y on the
+ *     directory; a whiteout of a name the same layer also holds is dropped
+ *     (OCI: it hides lower layers only; a directory then becomes opaque).
+ *     Other ".wh..wh.*" names: error.
+ *   - xattrs: trusted.overlay.*, user.overlay.* and security.selinux are
+ *     dropped (normalised): a layer must never inject an overlay redirect or
+ *     metacopy, and SELinux labels belong to the host that built the layer.
+ *   - image blobs are named only by validated sha256 digests and opened
+ *     beneath the layout (RESOLVE_BENEATH); every blob, layer and config is
+ *     verified against its digest (and size, when the manifest gives one). */
 #ifndef SAMEPAGE_CASFS_IMPORT_H
 #define SAMEPAGE_CASFS_IMPORT_H
 
@@ -84,8 +113,7 @@ int casfs_layers_merge (struct casfs_store *s, const struct casfs_digest *layers
  * components, empty or over-long components and paths.  *out is "" for the
  * archive root, else "a/b/c" (malloc'd). */
 int casfs_path_normalize (const char *path, char **out, sp_error_t *err);
-/* Whether an xattr of an imported entry is kept (overlay internals and
- * host labels are dropped; see docs/casfs-import.md). */
+/* Whether an xattr of an imported entry is kept (see the rules above). */
 bool casfs_import_keep_xattr (const char *name);
 
 #endif
