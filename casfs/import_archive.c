@@ -5,12 +5,14 @@
 #include "import_internal.h"
 
 #include <samepage/cleanup.h>
+#include <samepage/log.h>
 #include <samepage/util.h>
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,7 +31,75 @@ struct archive_source
   uint64_t bytes;
   uint8_t *buf;
   struct import_progress *progress;
+  uint8_t tail[8]; /* the last 8 bytes read: a gzip trailer (CRC32, ISIZE) */
 };
+
+/* The decompressed stream between libarchive's filters (format "raw") and
+ * the tar reader.  libarchive does not check gzip's CRC32, so it is checked
+ * here: a corrupt stream that inflates without error is still an error. */
+struct plain_source
+{
+  struct archive *raw;
+  uint8_t *buf;
+  bool gzip;
+  uint32_t crc;
+  uint64_t len;
+};
+
+static uint32_t crc_table[8][256];
+
+static void
+crc_init (void)
+{
+  for (uint32_t i = 0; i < 256; i++)
+    {
+      uint32_t c = i;
+      for (int k = 0; k < 8; k++)
+        c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+      crc_table[0][i] = c;
+    }
+  for (uint32_t i = 0; i < 256; i++)
+    for (int t = 1; t < 8; t++)
+      crc_table[t][i] = crc_table[0][crc_table[t - 1][i] & 0xff] ^ (crc_table[t - 1][i] >> 8);
+}
+
+static uint32_t
+crc32_update (uint32_t crc, const uint8_t *p, size_t n)
+{
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once (&once, crc_init);
+  crc = ~crc;
+  while (n >= 8)
+    {
+      uint32_t a = crc ^ ((uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24);
+      crc = crc_table[7][a & 0xff] ^ crc_table[6][(a >> 8) & 0xff] ^ crc_table[5][(a >> 16) & 0xff]
+            ^ crc_table[4][a >> 24] ^ crc_table[3][p[4]] ^ crc_table[2][p[5]] ^ crc_table[1][p[6]]
+            ^ crc_table[0][p[7]];
+      p += 8;
+      n -= 8;
+    }
+  while (n--)
+    crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+static la_ssize_t
+plain_read (struct archive *a, void *client, const void **out)
+{
+  struct plain_source *ps = client;
+  la_ssize_t n = archive_read_data (ps->raw, ps->buf, SOURCE_BUF);
+  if (n < 0)
+    {
+      archive_set_error (a, archive_errno (ps->raw) > 0 ? archive_errno (ps->raw) : EIO, "%s",
+                         archive_error_string (ps->raw) ? archive_error_string (ps->raw) : "decompression failed");
+      return -1;
+    }
+  if (ps->gzip)
+    ps->crc = crc32_update (ps->crc, ps->buf, (size_t) n);
+  ps->len += (uint64_t) n;
+  *out = ps->buf;
+  return n;
+}
 
 static la_ssize_t
 source_read (struct archive *a, void *client, const void **out)
@@ -60,6 +130,13 @@ source_read (struct archive *a, void *client, const void **out)
     }
   EVP_DigestUpdate (src->md, src->buf, (size_t) n);
   src->bytes += (uint64_t) n;
+  if (n >= 8)
+    memcpy (src->tail, src->buf + n - 8, 8);
+  else if (n > 0)
+    {
+      memmove (src->tail, src->tail + n, (size_t) (8 - n));
+      memcpy (src->tail + 8 - n, src->buf, (size_t) n);
+    }
   if (src->progress)
     {
       src->progress->input_pos = src->outer ? (uint64_t) archive_filter_bytes (src->outer, -1) : src->bytes;
@@ -168,10 +245,12 @@ add_hardlink (struct memtree *t, struct mnode *dir, struct casfs_entry *meta, co
 
   if (casfs_path_normalize (target, &norm, err) < 0)
     return sp_error_wrap (err, "entry `%s`: hardlink target", what);
-  if (*norm == '\0' || memtree_parent_of (t, norm, false, &tdir, &tbase, what, err) < 0
+  if (*norm != '\0' && memtree_parent_of (t, norm, false, &tdir, &tbase, what, err) < 0 && (*err)->status != ENOENT)
+    return sp_error_wrap (err, "hardlink to `%s`", target);
+  sp_error_release (err);
+  if (*norm == '\0' || memtree_parent_of (t, norm, false, &tdir, &tbase, what, NULL) < 0
       || (tn = mnode_child (tdir, tbase)) == NULL)
     {
-      sp_error_release (err);
       return sp_error_make (err, ENOENT, "entry `%s`: hardlink to `%s`, which is not an earlier entry of the archive",
                             what, target);
     }
@@ -318,39 +397,71 @@ import_archive_entries (struct import_ctx *ctx, struct archive *a, const char *a
 }
 
 static int
+archive_fail (struct archive *a, const char *name, const char *fallback, sp_error_t *err)
+{
+  return sp_error_make (err, archive_errno (a) > 0 ? archive_errno (a) : EINVAL, "archive `%s`: %s", name,
+                        archive_error_string (a) ? archive_error_string (a) : fallback);
+}
+
+static uint32_t
+le32 (const uint8_t *p)
+{
+  return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
+}
+
+static int
 read_layer (struct import_ctx *ctx, struct archive_source *src, const char *name, struct memtree *t,
             struct casfs_digest *raw_digest, uint64_t *raw_size, sp_error_t *err)
 {
-  struct archive *a = archive_read_new ();
+  struct archive *raw = archive_read_new (), *tar = archive_read_new ();
+  struct plain_source ps = { .raw = raw };
+  struct archive_entry *ae;
   unsigned int dlen = 0;
+  const void *dummy;
+  la_ssize_t n;
   int ret = 0;
 
   src->md = EVP_MD_CTX_new ();
   src->buf = sp_xmalloc0 (SOURCE_BUF);
-  if (a == NULL || src->md == NULL || EVP_DigestInit_ex (src->md, EVP_sha256 (), NULL) != 1)
+  ps.buf = sp_xmalloc0 (SOURCE_BUF);
+  if (raw == NULL || tar == NULL || src->md == NULL || EVP_DigestInit_ex (src->md, EVP_sha256 (), NULL) != 1)
     {
       ret = sp_error_make (err, ENOMEM, "archive `%s`: cannot set up reader", name);
       goto out;
     }
-  archive_read_support_filter_all (a);
-  archive_read_support_format_tar (a);
-  archive_read_support_format_gnutar (a);
-  if (archive_read_open2 (a, src, NULL, source_read, NULL, NULL) != ARCHIVE_OK)
+  archive_read_support_filter_all (raw);
+  archive_read_support_format_raw (raw);
+  if (archive_read_open2 (raw, src, NULL, source_read, NULL, NULL) != ARCHIVE_OK
+      || archive_read_next_header (raw, &ae) != ARCHIVE_OK)
     {
-      ret = sp_error_make (err, archive_errno (a) > 0 ? archive_errno (a) : EINVAL, "archive `%s`: %s", name,
-                           archive_error_string (a) ? archive_error_string (a) : "not a tar archive");
+      ret = archive_fail (raw, name, "unreadable", err);
       goto out;
     }
-  ret = import_archive_entries (ctx, a, name, t, err);
-  if (ret == 0)
+  ps.gzip = archive_filter_code (raw, 0) == ARCHIVE_FILTER_GZIP;
+  archive_read_support_format_tar (tar);
+  archive_read_support_format_gnutar (tar);
+  if (archive_read_open2 (tar, &ps, NULL, plain_read, NULL, NULL) != ARCHIVE_OK)
     {
-      /* Hash what the tar reader left unread (end blocks, padding) too. */
-      const void *dummy;
-      la_ssize_t n;
-      while ((n = source_read (a, src, &dummy)) > 0)
-        ;
-      if (n < 0)
-        ret = sp_error_make (err, EIO, "archive `%s`: %s", name, archive_error_string (a));
+      ret = archive_fail (tar, name, "not a tar archive", err);
+      goto out;
+    }
+  ret = import_archive_entries (ctx, tar, name, t, err);
+  /* Read what the tar reader left (end blocks, padding, the compressed
+   * stream's trailer): all of it is checked and hashed. */
+  while (ret == 0 && (n = plain_read (tar, &ps, &dummy)) != 0)
+    if (n < 0)
+      ret = archive_fail (tar, name, "read error", err);
+  while (ret == 0 && (n = source_read (raw, src, &dummy)) != 0)
+    if (n < 0)
+      ret = archive_fail (raw, name, "read error", err);
+  if (ret == 0 && ps.gzip)
+    {
+      /* One gzip member (the usual case): its trailer must match.  With
+       * several members the last trailer covers only the last one. */
+      if ((uint32_t) ps.len == le32 (src->tail + 4) && ps.crc != le32 (src->tail))
+        ret = sp_error_make (err, EIO, "archive `%s`: corrupt gzip stream (CRC mismatch)", name);
+      else if ((uint32_t) ps.len != le32 (src->tail + 4))
+        sp_debug ("archive `%s`: several gzip members, CRC not checked", name);
     }
   if (ret == 0)
     {
@@ -358,10 +469,13 @@ read_layer (struct import_ctx *ctx, struct archive_source *src, const char *name
       *raw_size = src->bytes;
     }
 out:
-  if (a)
-    archive_read_free (a);
+  if (tar)
+    archive_read_free (tar);
+  if (raw)
+    archive_read_free (raw);
   EVP_MD_CTX_free (src->md);
   free (src->buf);
+  free (ps.buf);
   return ret;
 }
 
