@@ -11,6 +11,9 @@
 #include <stdint.h>
 
 #define OVERLAY_OPAQUE_XATTR "trusted.overlay.opaque"
+/* Layer trees only: a directory the layer did not describe (a missing
+ * parent); stacking keeps the lower directory's metadata for it. */
+#define IMPLICIT_DIR_XATTR "trusted.casfs.implicit"
 #define OCI_WHITEOUT_PREFIX ".wh."
 #define OCI_OPAQUE_NAME ".wh..wh..opq"
 

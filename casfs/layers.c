@@ -314,7 +314,8 @@ copy_xattrs (struct casfs_entry *dst, const struct casfs_entry *src)
   dst->xattrs = src->n_xattrs ? sp_xmalloc0 (src->n_xattrs * sizeof (*dst->xattrs)) : NULL;
   for (size_t j = 0; j < src->n_xattrs; j++)
     {
-      if (strcmp (src->xattrs[j].name, OVERLAY_OPAQUE_XATTR) == 0)
+      if (strcmp (src->xattrs[j].name, OVERLAY_OPAQUE_XATTR) == 0
+          || strcmp (src->xattrs[j].name, IMPLICIT_DIR_XATTR) == 0)
         continue;
       struct casfs_xattr *x = &dst->xattrs[dst->n_xattrs++];
       x->name = sp_xstrdup (src->xattrs[j].name);
@@ -441,15 +442,16 @@ write_dir (struct casfs_store *s, struct mnode *dir, bool merged, struct link_ma
           e->nlink = 1;
           e->link_id = 0;
           ret = write_dir (s, k, merged, m, &e->digest, err);
-          if (!merged && k->is_opaque)
+          if (!merged && (k->is_opaque || k->is_implicit))
             {
-              extra = sp_xmalloc0 ((e->n_xattrs + 1) * sizeof (*extra));
+              /* Layer form: markers for stacking (the merged tree has none). */
+              extra = sp_xmalloc0 ((e->n_xattrs + 2) * sizeof (*extra));
               memcpy (extra, e->xattrs, e->n_xattrs * sizeof (*extra));
-              extra[e->n_xattrs].name = (char *) OVERLAY_OPAQUE_XATTR;
-              extra[e->n_xattrs].value = (uint8_t *) "y";
-              extra[e->n_xattrs].len = 1;
+              if (k->is_opaque)
+                extra[e->n_xattrs++] = (struct casfs_xattr) { (char *) OVERLAY_OPAQUE_XATTR, (uint8_t *) "y", 1 };
+              if (k->is_implicit)
+                extra[e->n_xattrs++] = (struct casfs_xattr) { (char *) IMPLICIT_DIR_XATTR, (uint8_t *) "y", 1 };
               e->xattrs = owned[n_extra++] = extra;
-              e->n_xattrs++;
             }
         }
       else if (k->link_group)
@@ -529,8 +531,10 @@ apply_tree (struct casfs_store *s, struct memtree *t, struct mnode *dst, const s
             {
               n = mnode_add (t, dst, se->name);
               n->is_dir = true;
+              copy_meta (&n->e, se);
             }
-          copy_meta (&n->e, se);
+          else if (casfs_entry_xattr (se, IMPLICIT_DIR_XATTR) == NULL)
+            copy_meta (&n->e, se); /* an implicit parent keeps the lower directory's metadata */
           memset (&n->e.digest, 0, sizeof (n->e.digest));
           if (apply_tree (s, t, n, &se->digest, layer, err) < 0)
             return sp_error_wrap (err, "directory `%s`", se->name);

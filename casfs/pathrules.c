@@ -68,7 +68,8 @@ casfs_path_normalize (const char *path, char **out, sp_error_t *err)
 bool
 casfs_import_keep_xattr (const char *name)
 {
-  if (sp_str_has_prefix (name, "trusted.overlay.") || sp_str_has_prefix (name, "user.overlay."))
+  if (sp_str_has_prefix (name, "trusted.overlay.") || sp_str_has_prefix (name, "user.overlay.")
+      || sp_str_has_prefix (name, "trusted.casfs."))
     return false;
   if (strcmp (name, "security.selinux") == 0)
     return false;

@@ -29,7 +29,9 @@
  *     directory; a whiteout of a name the same layer also holds is dropped
  *     (OCI: it hides lower layers only; a directory then becomes opaque).
  *     Other ".wh..wh.*" names: error.
- *   - xattrs: trusted.overlay.*, user.overlay.* and security.selinux are
+ *   - implicit parents are marked trusted.casfs.implicit=y in the layer
+ *     tree, so stacking keeps a lower directory's metadata for them.
+ *   - xattrs: trusted.overlay.*, user.overlay.*, trusted.casfs.* and security.selinux are
  *     dropped (normalised): a layer must never inject an overlay redirect or
  *     metacopy, and SELinux labels belong to the host that built the layer.
  *   - image blobs are named only by validated sha256 digests and opened
