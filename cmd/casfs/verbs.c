@@ -13,8 +13,11 @@ int casfs_cmd_gc (struct casfs_globals *g, int argc, char **argv);
 int casfs_cmd_fsck (struct casfs_globals *g, int argc, char **argv);
 int casfs_cmd_du (struct casfs_globals *g, int argc, char **argv);
 int casfs_cmd_stats (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_import (struct casfs_globals *g, int argc, char **argv);
 
 const struct casfs_verb casfs_verbs[] = {
+  { "import", casfs_cmd_import, "[--ref NAME] [--platform OS/ARCH] [--type KIND] PATH",
+    "import a layer tarball, OCI layout, docker archive or layer directory" },
   { "refs", casfs_cmd_refs, "", "list refs and their tree digests" },
   { "ls", casfs_cmd_ls, "[--dump] REF|DIGEST [PATH]", "list a directory (ls -l), or dump the whole tree" },
   { "cat", casfs_cmd_cat, "REF|DIGEST PATH", "print a file's content" },

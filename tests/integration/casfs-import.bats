@@ -1,0 +1,175 @@
+#!/usr/bin/env bats
+# casfs import: real images built here, a hostile corpus made at test time,
+# and crash tests (SIGKILL mid-import leaves no partial object, tree or ref).
+
+setup_file() {
+  export CASFS="${SAMEPAGE_BUILD:-$BATS_TEST_DIRNAME/../../build}/casfs"
+  export DATA="$BATS_TEST_DIRNAME/../data/casfs-import"
+  export WORK="$BATS_FILE_TMPDIR/work"
+  mkdir -p "$WORK"
+  python3 "$DATA/make_inputs.py" image "$WORK/img"
+  python3 "$DATA/make_inputs.py" hostile "$WORK/hostile"
+}
+
+dump() { python3 "$DATA/casfs_tree.py" dump "$@"; }
+verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
+
+@test "OCI layout: three layers stack with whiteouts, opaque dir, hardlinks, devices, setuid, xattrs" {
+  S="$BATS_TEST_TMPDIR/s"
+  run "$CASFS" --store "$S" import --ref img "$WORK/img/oci"
+  [ "$status" -eq 0 ]
+  dump "$S" img > "$BATS_TEST_TMPDIR/d"
+  cat "$BATS_TEST_TMPDIR/d"
+  grep -qP '^f\t4755\t.*\tbin/tool\t' "$BATS_TEST_TMPDIR/d"                 # setuid kept
+  ! grep -q 'bin/tool-link' "$BATS_TEST_TMPDIR/d"                          # whited out
+  grep -qP '^c\t0666\t.*dev/null\t-\trdev=1,3' "$BATS_TEST_TMPDIR/d"       # device as metadata
+  grep -qP '^b\t0660\t.*dev/sda\t-\trdev=8,0' "$BATS_TEST_TMPDIR/d"
+  grep -qP '^p\t0600\t.*dev/fifo' "$BATS_TEST_TMPDIR/d"
+  grep -q 'bin/ping.*xattr:security.capability=01000002' "$BATS_TEST_TMPDIR/d"
+  ! grep -q 'overlay' "$BATS_TEST_TMPDIR/d"                                # no injected redirect, no markers
+  ! grep -q 'casfs.implicit' "$BATS_TEST_TMPDIR/d"
+  grep -qP '\topt/app/c\t' "$BATS_TEST_TMPDIR/d"
+  ! grep -qP '\topt/app/[ab]\t' "$BATS_TEST_TMPDIR/d"                       # opaque dir
+  grep -qP '^f\t0600\t.*\t21\t.*etc/shadow' "$BATS_TEST_TMPDIR/d"          # removed, then re-added
+  grep -qP 'home/u/x\t-\tlink=1/2' "$BATS_TEST_TMPDIR/d"
+  grep -qP 'home/u/y\t-\tlink=1/2' "$BATS_TEST_TMPDIR/d"
+  grep -qP '\tvar/lib/more\t' "$BATS_TEST_TMPDIR/d"                        # "./var//lib/./more"
+  grep -qP '^d\t0755\t0\t0\t1700000000\t0\t-\tbin\t' "$BATS_TEST_TMPDIR/d" # implicit parent keeps lower metadata
+  # image metadata: config and the three layer trees
+  tree=$(grep -oE '^[0-9a-f]{64}' <<<"$output")
+  python3 -c "import json,sys; m=json.load(open(sys.argv[1])); assert len(m['layers'])==3 and m['config']['os']=='linux' and m['ref']=='img'" "$S/images/$tree.json"
+  verify "$S"
+}
+
+@test "OCI layout tar and the layout directory give the same tree" {
+  S="$BATS_TEST_TMPDIR/s"
+  a=$("$CASFS" --store "$S" import -q --ref a "$WORK/img/oci" | cut -f1)
+  b=$("$CASFS" --store "$S" import -q --ref b --type oci "$WORK/img/oci.tar" | cut -f1)
+  [ -n "$a" ] && [ "$a" = "$b" ]
+}
+
+@test "layer tarballs: plain, gzip, zstd, xz give the same layer tree" {
+  S="$BATS_TEST_TMPDIR/s"
+  L="$WORK/img/layer1.tar"
+  gzip -c "$L" > "$BATS_TEST_TMPDIR/l.tar.gz"
+  zstd -q -c "$L" > "$BATS_TEST_TMPDIR/l.tar.zst"
+  xz -c "$L" > "$BATS_TEST_TMPDIR/l.tar.xz"
+  want=$("$CASFS" --store "$S" import -q --ref plain "$L" | cut -f1)
+  for f in l.tar.gz l.tar.zst l.tar.xz; do
+    got=$("$CASFS" --store "$S" import -q --ref "$f" "$BATS_TEST_TMPDIR/$f" | cut -f1)
+    [ "$got" = "$want" ]
+  done
+  verify "$S"
+}
+
+@test "platform selection: default linux/amd64, --platform, and a clear error" {
+  S="$BATS_TEST_TMPDIR/s"
+  run "$CASFS" --store "$S" import --ref amd "$WORK/img/multi"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"2 layers"* ]]
+  run "$CASFS" --store "$S" import --ref arm --platform linux/arm64 "$WORK/img/multi"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"3 layers"* ]]
+  run "$CASFS" --store "$S" import --ref x --platform linux/s390x "$WORK/img/multi"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"no manifest for platform linux/s390x (has: linux/arm64, linux/amd64)"* ]]
+  [ ! -e "$S/refs/x" ]
+}
+
+@test "a layer whose digest does not match the manifest is refused, no ref" {
+  S="$BATS_TEST_TMPDIR/s"
+  cp -r "$WORK/img/oci" "$BATS_TEST_TMPDIR/bad"
+  blob=$(python3 -c "import json,sys; i=json.load(open(sys.argv[1]+'/index.json')); m=json.load(open(sys.argv[1]+'/blobs/sha256/'+i['manifests'][0]['digest'][7:])); print(m['layers'][1]['digest'][7:])" "$BATS_TEST_TMPDIR/bad")
+  f="$BATS_TEST_TMPDIR/bad/blobs/sha256/$blob"
+  chmod u+w "$f"
+  printf 'X' | dd of="$f" bs=1 seek=600 conv=notrunc status=none
+  run "$CASFS" --store "$S" import --ref bad "$BATS_TEST_TMPDIR/bad"
+  echo "$output"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"layer 2 (sha256:$blob)"* ]]
+  [ ! -e "$S/refs/bad" ]
+  verify "$S"
+}
+
+@test "docker-save archive of a busybox image matches the layer's file list and the OCI layout" {
+  command -v skopeo >/dev/null || skip "skopeo is not installed (make-zero-install-images.sh needs it)"
+  Z="$BATS_TEST_TMPDIR/zi"
+  /work/shared/workloads/make-zero-install-images.sh --base busybox --n 2 "$Z" >/dev/null 2>&1 || skip "make-zero-install-images.sh failed"
+  S="$BATS_TEST_TMPDIR/s"
+  a=$("$CASFS" --store "$S" import -q "$Z/img1/img1.tar" | cut -f1)
+  b=$("$CASFS" --store "$S" import -q --ref oci1 "$Z/img1/oci" | cut -f1)
+  [ "$a" = "$b" ]
+  dump "$S" "$a" | awk -F'\t' '{print $1, $2, $3, $4, $5, ($1=="f"?$6:""), $7, $8, ($1=="l"?$9:"")}' | sort > "$BATS_TEST_TMPDIR/got"
+  grep -v '^#' "$Z/img1/files.tsv" | awk -F'\t' '{print $1, $2, $3, $4, $5, ($1=="f"?$6:""), $7, $8, $9}' | sort > "$BATS_TEST_TMPDIR/want"
+  diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+  # the second image shares every file but one: almost nothing new is stored
+  run "$CASFS" --store "$S" import "$Z/img2/img2.tar"
+  [ "$status" -eq 0 ]
+  [[ "$output" =~ ,\ 0\.[0-9]\ MiB\ new ]]
+  verify "$S"
+}
+
+@test "hostile corpus: every case is a clear error naming the archive, and the store is unchanged" {
+  S="$BATS_TEST_TMPDIR/s"
+  "$CASFS" --store "$S" import -q --ref good "$WORK/img/layer1.tar"
+  before=$(ls "$S/refs")
+  n=0
+  while IFS=$'\t' read -r f frag; do
+    run "$CASFS" --store "$S" import --ref "evil-$f" "$WORK/hostile/$f"
+    echo "$f: $output"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"archive \`$WORK/hostile/$f\`"* ]]
+    [[ "$output" == *"$frag"* ]]
+    n=$((n + 1))
+  done < "$WORK/hostile/expect.tsv"
+  [ "$n" -ge 20 ]
+  [ "$(ls "$S/refs")" = "$before" ]
+  [ -z "$(ls "$S/tmp")" ]
+  verify "$S"
+}
+
+@test "a plain directory with overlay whiteouts imports as a layer and stacks" {
+  S="$BATS_TEST_TMPDIR/s"
+  D="$BATS_TEST_TMPDIR/upper"
+  mkdir -p "$D/etc" "$D/opt"
+  echo new > "$D/etc/new"
+  mknod "$D/etc/passwd" c 0 0 2>/dev/null || skip "mknod needs CAP_MKNOD"
+  python3 -c 'import os,sys; os.setxattr(sys.argv[1], "trusted.overlay.opaque", b"y")' "$D/opt" 2>/dev/null ||
+    skip "trusted xattrs need CAP_SYS_ADMIN"
+  run "$CASFS" --store "$S" import --ref upper "$D"
+  [ "$status" -eq 0 ]
+  # alone, the whiteout hides nothing and is not in the merged tree
+  dump "$S" upper > "$BATS_TEST_TMPDIR/d"
+  grep -qP '\tetc/new\t' "$BATS_TEST_TMPDIR/d"
+  ! grep -qP '\tetc/passwd\t' "$BATS_TEST_TMPDIR/d"
+  ! grep -q overlay "$BATS_TEST_TMPDIR/d"
+}
+
+@test "crash: SIGKILL at random points leaves no partial object, tree or ref" {
+  S="$BATS_TEST_TMPDIR/s"
+  python3 "$DATA/make_inputs.py" big "$BATS_TEST_TMPDIR" 96
+  for i in 1 2 3 4 5 6; do
+    "$CASFS" --store "$S" import -q --ref crash "$BATS_TEST_TMPDIR/big.tar.gz" >/dev/null 2>&1 &
+    pid=$!
+    sleep "0.$((RANDOM % 9 + 1))"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" || true
+    [ ! -e "$S/refs/crash" ] || { "$CASFS" --store "$S" refs; rm -f "$S/refs/crash"; }  # finished before the kill
+    verify "$S"
+  done
+  run "$CASFS" --store "$S" import --ref crash "$BATS_TEST_TMPDIR/big.tar.gz"
+  [ "$status" -eq 0 ]
+  verify "$S"
+}
+
+@test "a debootstrap tree, if one is cached, imports as a directory and as a tarball alike" {
+  R=$(ls -d /var/cache/samepage-workloads/*/rootfs 2>/dev/null | head -1)
+  [ -n "$R" ] || skip "no cached debootstrap rootfs under /var/cache/samepage-workloads"
+  S="$BATS_TEST_TMPDIR/s"
+  tar -C "$R" --numeric-owner --xattrs -cf "$BATS_TEST_TMPDIR/rootfs.tar" .
+  a=$("$CASFS" --store "$S" import -q --ref tar "$BATS_TEST_TMPDIR/rootfs.tar" | cut -f1)
+  b=$("$CASFS" --store "$S" import -q --ref dir --type dir "$R" | cut -f1)
+  [ -n "$a" ]
+  dump "$S" "$a" | wc -l
+  verify "$S"
+}
