@@ -11,6 +11,7 @@ case "$RUNTIME" in
   *) RUNTIME=$(command -v "$RUNTIME" 2>/dev/null || echo "$RUNTIME") ;;
 esac
 TESTS_LIB=$SAMEPAGE_TOP/tests/lib
+bats_require_minimum_version 1.5.0   # run -N (expected exit status)
 export SAMEPAGE_TOP SAMEPAGE_BUILD RUNTIME TESTS_LIB
 
 # Fails the current test with a message (bats 1.8 has no fail of its own without bats-assert).
@@ -19,35 +20,49 @@ fail() {
   return 1
 }
 
+# bats 1.8 cannot skip from setup_file, so the require_* checks, called there, record the
+# reason in SP_SKIP_ALL and return 1; skip_if_file_skipped (in setup) then skips every test
+# with that reason, loudly.  Use: setup_file() { require_root && require_cmd X || return 0; ...}
+skip_all() {
+  export SP_SKIP_ALL=$1
+  return 1
+}
+
+skip_if_file_skipped() {
+  [ -z "${SP_SKIP_ALL:-}" ] || skip "$SP_SKIP_ALL"
+}
+
 require_root() {
-  [ "$(id -u)" -eq 0 ] || skip "needs root (engines, mounts and cgroups)"
+  [ "$(id -u)" -eq 0 ] || skip_all "needs root (engines, mounts and cgroups)"
 }
 
 require_cmd() {
   local c
   for c in "$@"; do
-    command -v "$c" >/dev/null 2>&1 || skip "$c is not installed (run scripts/install-deps.sh)"
+    command -v "$c" >/dev/null 2>&1 || { skip_all "$c is not installed (run scripts/install-deps.sh)"; return 1; }
   done
 }
 
 # Why this host cannot run containers with RUNTIME at all, if a known limit of a reference
 # runtime applies (printed; empty otherwise).  Never applies to samepage itself.
 runtime_host_limit() {
-  local unified=/sys/fs/cgroup/unified/cgroup.controllers
+  local unified=/sys/fs/cgroup/unified/cgroup.controllers controllers
   case "$(basename "$RUNTIME")" in
     crun)
       # crun 1.8 refuses hybrid cgroups when the v2 mount holds a controller.
-      if [ -s "$unified" ] && [ "$(stat -f -c %T /sys/fs/cgroup)" != cgroup2fs ]; then
-        echo "crun refuses hybrid cgroups here (/sys/fs/cgroup/unified holds: $(cat "$unified")); validate the harness with RUNTIME=runc"
+      # (cgroupfs files report size 0: read them.)
+      controllers=$(cat "$unified" 2>/dev/null)
+      if [ -n "$controllers" ] && [ "$(stat -f -c %T /sys/fs/cgroup)" != cgroup2fs ]; then
+        echo "crun refuses hybrid cgroups here (/sys/fs/cgroup/unified holds: $controllers); validate the harness with RUNTIME=runc"
       fi ;;
   esac
 }
 
 require_runtime() {
-  [ -x "$RUNTIME" ] || skip "runtime '$RUNTIME' is not built or not executable (run make, or set RUNTIME=runc)"
+  [ -x "$RUNTIME" ] || { skip_all "runtime '$RUNTIME' is not built or not executable (run make, or set RUNTIME=runc)"; return 1; }
   local why
   why=$(runtime_host_limit)
-  [ -z "$why" ] || skip "$why"
+  [ -z "$why" ] || skip_all "$why"
 }
 
 # retry TRIES DELAY CMD...: runs CMD until it succeeds, at most TRIES times.
