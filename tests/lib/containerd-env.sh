@@ -34,7 +34,8 @@ sp_ctr_run() {
 }
 
 ctd_runtime_calls() {
-  awk -v id="$1" '$NF == id' "$CTD_WORK/runtime-calls.log" 2>/dev/null
+  awk -v id="$1" '{ for (i = 2; i <= NF; i++) if ($i == id) { print; next } }' \
+    "$CTD_WORK/runtime-calls.log" 2>/dev/null
 }
 
 ctd_mounts() {
