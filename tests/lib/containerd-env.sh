@@ -64,6 +64,15 @@ containerd_env_setup() {
   source "$lib/busybox-bundle.sh"
   [ -n "${RUNTIME:-}" ] && [ -x "$RUNTIME" ] || { echo "containerd-env: RUNTIME '${RUNTIME:-}' is not an executable" >&2; return 1; }
   CTD_WORK=$(mktemp -d /var/tmp/sp-ctd.XXXXXX) || return 1
+  # Host dirs containerd and its shims create on first use (shim sockets, fifos, the default
+  # runc root): teardown removes those that did not exist before, if empty.
+  local d
+  CTD_NEW_HOST_DIRS=""
+  for d in /run/containerd/runc/"$CTD_NS" /run/containerd/runc /run/containerd/s \
+           /run/containerd/fifo /run/containerd; do
+    [ -e "$d" ] || CTD_NEW_HOST_DIRS="$CTD_NEW_HOST_DIRS $d"
+  done
+  export CTD_NEW_HOST_DIRS
   export CTD_WORK CTD_NS CTD_IMAGE
   mkdir -p "$CTD_WORK"/{root,state,bin,opt,runc-root}
   ctd_write_wrapper "$CTD_WORK/bin/runc" path
@@ -140,8 +149,7 @@ containerd_env_teardown() {
   done
   rm -rf "$CTD_WORK"
   # containerd leaves the namespace's parent cgroup (cgroupsPath /<ns>/<id>); drop it if empty.
-  # The same for the default runc root of the namespace (containers made without runc options).
-  for m in /sys/fs/cgroup/*/"$CTD_NS" /sys/fs/cgroup/"$CTD_NS" /run/containerd/runc/"$CTD_NS"; do
+  for m in /sys/fs/cgroup/*/"$CTD_NS" /sys/fs/cgroup/"$CTD_NS" ${CTD_NEW_HOST_DIRS:-}; do
     [ -d "$m" ] && rmdir "$m" 2>/dev/null
   done
   unset CTD_WORK CTD_PID

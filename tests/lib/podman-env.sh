@@ -13,6 +13,16 @@
 
 PODMAN_IMAGE=${PODMAN_IMAGE:-localhost/samepage-busybox:latest}
 
+# Shared host directories podman creates on first use (cgroupfs parent and conmon cgroups);
+# teardown removes the ones that did not exist before setup, if they are empty.
+podman_env_host_dirs() {
+  local d
+  for d in /sys/fs/cgroup/*/libpod_parent/conmon /sys/fs/cgroup/*/libpod_parent \
+           /sys/fs/cgroup/libpod_parent/conmon /sys/fs/cgroup/libpod_parent; do
+    echo "$d"
+  done
+}
+
 podman_env_setup() {
   local lib name
   lib=$(dirname "${BASH_SOURCE[0]}")
@@ -22,6 +32,12 @@ podman_env_setup() {
   name=$(basename "$RUNTIME")
   PODMAN_RUNTIME_NAME=$name
   PODMAN_WORK=$(mktemp -d /var/tmp/sp-podman.XXXXXX) || return 1
+  local d
+  PODMAN_NEW_HOST_DIRS=""
+  for d in $(podman_env_host_dirs); do
+    [ -e "$d" ] || PODMAN_NEW_HOST_DIRS="$PODMAN_NEW_HOST_DIRS $d"
+  done
+  export PODMAN_NEW_HOST_DIRS
   mkdir -p "$PODMAN_WORK"/{root,runroot,tmp,net,conf}
   cat >"$PODMAN_WORK/conf/containers.conf" <<EOF
 [containers]
@@ -78,5 +94,9 @@ podman_env_teardown() {
     [ -z "$(podman_env_mounts all)" ] && break
   done
   rm -rf "$PODMAN_WORK"
+  for m in ${PODMAN_NEW_HOST_DIRS:-}; do
+    [ -d "$m" ] && rmdir "$m" 2>/dev/null
+  done
   unset CONTAINERS_CONF CONTAINERS_STORAGE_CONF CONTAINERS_REGISTRIES_CONF PODMAN_WORK
+  return 0
 }
