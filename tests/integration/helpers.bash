@@ -12,6 +12,8 @@ case "$RUNTIME" in
 esac
 TESTS_LIB=$SAMEPAGE_TOP/tests/lib
 bats_require_minimum_version 1.5.0   # run -N (expected exit status)
+# Backstop for anything without its own timeout (bats >= 1.7 reads it per test).
+BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-300}
 export SAMEPAGE_TOP SAMEPAGE_BUILD RUNTIME TESTS_LIB
 
 # Fails the current test with a message (bats 1.8 has no fail of its own without bats-assert).

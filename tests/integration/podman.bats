@@ -20,6 +20,11 @@ teardown_file() {
 
 IMG=localhost/samepage-busybox:latest
 
+# No podman call may hang a test when the runtime misbehaves (e.g. a lost signal and `wait`).
+podman() {
+  timeout -k 5 "${SP_CMD_TIMEOUT:-60}" podman "$@"   # timeout execs the binary
+}
+
 # The host PID of a running container's init.
 ctr_pid() {
   podman inspect --format '{{.State.Pid}}' "$1"
@@ -127,7 +132,7 @@ run_sleeper() {
   id=$(podman run -d "$IMG" sh -c 'trap "echo got-usr1; exit 10" USR1; while :; do sleep 0.2; done')
   sleep 0.5
   podman kill -s USR1 "$id"
-  run podman wait "$id"
+  run timeout 20 podman wait "$id"
   [ "$output" = 10 ] || fail "exit code after USR1: $output"
   run podman logs "$id"
   [[ "$output" == *got-usr1* ]]

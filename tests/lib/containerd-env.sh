@@ -25,8 +25,9 @@ CTD_NS=${CTD_NS:-samepage-test}
 CTD_RECORD_CALLS=${CTD_RECORD_CALLS:-1}
 export CTD_RECORD_CALLS
 
+# Bounded: a misbehaving runtime must fail a test, never hang it.
 sp_ctr() {
-  ctr -a "$CTD_WORK/containerd.sock" -n "$CTD_NS" "$@"
+  timeout -k 5 "${SP_CMD_TIMEOUT:-60}" ctr -a "$CTD_WORK/containerd.sock" -n "$CTD_NS" "$@"
 }
 
 sp_ctr_run() {
@@ -124,6 +125,8 @@ containerd_env_teardown() {
   local id tries m
   if [ -n "${CTD_PID:-}" ] && kill -0 "$CTD_PID" 2>/dev/null; then
     for id in $(sp_ctr tasks ls -q 2>/dev/null); do
+      # A frozen task does not die of SIGKILL until thawed (cgroup v1 freezer).
+      sp_ctr tasks resume "$id" >/dev/null 2>&1
       sp_ctr tasks kill -a -s SIGKILL "$id" >/dev/null 2>&1
     done
     for id in $(sp_ctr tasks ls -q 2>/dev/null); do
