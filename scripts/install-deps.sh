@@ -10,7 +10,7 @@ build_pkgs=(
 )
 test_pkgs=(
   podman conmon crun runc containerd catatonit
-  busybox-static bats jq util-linux iproute2 procps psmisc
+  busybox-static bats jq util-linux bsdutils file coreutils iproute2 procps psmisc
   zstd xz-utils gzip tar skopeo umoci debootstrap python3 hyperfine time
 )
 
