@@ -229,15 +229,16 @@ sp_process_exec (struct sp_setup *s, const char *exe, int notify_sock)
       sp_error_errno (&err, "chdir to cwd `%s` (set in config.json)", p->cwd);
       goto fail;
     }
+  /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which is
+   * gone once we change uid: load it first then (as runc does); the
+   * profile must then allow setuid/capset, which every real one does. */
+  if (filter && !p->no_new_privileges && sp_seccomp_load (filter, &notify_fd, &err) < 0)
+    goto fail;
   if (p->capabilities == NULL)
     p->capabilities = &no_caps;
   if (sp_caps_prepare (p->capabilities, &err) < 0)
     goto fail;
   if (set_identity (p, &err) < 0)
-    goto fail;
-  /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
-   * final capability set may lack: load it first in that case. */
-  if (filter && !p->no_new_privileges && sp_seccomp_load (filter, &notify_fd, &err) < 0)
     goto fail;
   if (sp_caps_apply (p->capabilities, &err) < 0)
     goto fail;
