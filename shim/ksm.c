@@ -94,7 +94,7 @@ sp_ksm_conf_load (const char *path, struct sp_ksm_conf *out, sp_error_t *err)
       if (eq == NULL)
         {
           sp_ksm_conf_clear (out);
-          return sp_error_make (err, EINVAL, "%s:%zu: expected `key = value`, got `%s`", path, lineno, line);
+          return sp_error_make (err, 0, "%s:%zu: expected `key = value`, got `%s`", path, lineno, line);
         }
       *eq = '\0';
       key = trim (line);
@@ -104,7 +104,7 @@ sp_ksm_conf_load (const char *path, struct sp_ksm_conf *out, sp_error_t *err)
           if (!sp_ksm_mode_parse (value, &out->mode))
             {
               sp_ksm_conf_clear (out);
-              return sp_error_make (err, EINVAL, "%s:%zu: ksm: unknown mode `%s` (off, merge-any or heap)", path,
+              return sp_error_make (err, 0, "%s:%zu: ksm: unknown mode `%s` (off, merge-any or heap)", path,
                                     lineno, value);
             }
         }
@@ -113,7 +113,7 @@ sp_ksm_conf_load (const char *path, struct sp_ksm_conf *out, sp_error_t *err)
           if (value[0] != '/')
             {
               sp_ksm_conf_clear (out);
-              return sp_error_make (err, EINVAL, "%s:%zu: ksm_preload: `%s` is not an absolute path", path, lineno,
+              return sp_error_make (err, 0, "%s:%zu: ksm_preload: `%s` is not an absolute path", path, lineno,
                                     value);
             }
           free (out->preload);
@@ -247,7 +247,7 @@ check_aslr_annotation (const struct oci_config *c, bool *aslr_off, sp_error_t *e
       *aslr_off = true;
       return 0;
     }
-  return sp_error_make (err, EINVAL, "config.json: annotations[\"%s\"]: unknown value `%s` (on or off)",
+  return sp_error_make (err, 0, "config.json: annotations[\"%s\"]: unknown value `%s` (on or off)",
                         SP_KSM_ASLR_ANNOTATION, aslr);
 }
 
@@ -261,7 +261,7 @@ sp_ksm_prepare_config_with (struct oci_config *c, const char *rootfs, const stru
   cleanup_free char *preload = NULL;
 
   if (value && !sp_ksm_mode_parse (value, &mode))
-    return sp_error_make (err, EINVAL, "config.json: annotations[\"%s\"]: unknown mode `%s` (off, merge-any or heap)",
+    return sp_error_make (err, 0, "config.json: annotations[\"%s\"]: unknown mode `%s` (off, merge-any or heap)",
                           SP_KSM_ANNOTATION, value);
   if (check_aslr_annotation (c, &aslr_off, err) < 0)
     return -1;
@@ -335,7 +335,7 @@ sp_ksm_before_exec (const struct oci_config *c, sp_error_t *err)
   bool aslr_off;
 
   if (value && !sp_ksm_mode_parse (value, &mode))
-    return sp_error_make (err, EINVAL, "config.json: annotations[\"%s\"]: unknown mode `%s` (off, merge-any or heap)",
+    return sp_error_make (err, 0, "config.json: annotations[\"%s\"]: unknown mode `%s` (off, merge-any or heap)",
                           SP_KSM_ANNOTATION, value);
   if (check_aslr_annotation (c, &aslr_off, err) < 0)
     return -1;

@@ -29,7 +29,7 @@ sp_ksm_proc_stat_parse (const char *text, struct sp_ksm_proc_stat *out, sp_error
       size_t len = nl ? (size_t) (nl - line) : strlen (line);
       char buf[128], key[64], val[64];
       if (len >= sizeof buf)
-        return sp_error_make (err, EINVAL, "ksm_stat: line too long");
+        return sp_error_make (err, 0, "ksm_stat: line too long");
       memcpy (buf, line, len);
       buf[len] = '\0';
       line = nl ? nl + 1 : NULL;
@@ -37,7 +37,7 @@ sp_ksm_proc_stat_parse (const char *text, struct sp_ksm_proc_stat *out, sp_error
         continue;
       /* "ksm_merging_pages 12" or "ksm_merge_any: yes" */
       if (sscanf (buf, "%63[^: ]%*[: ]%63s", key, val) != 2)
-        return sp_error_make (err, EINVAL, "ksm_stat: unexpected line `%s`", buf);
+        return sp_error_make (err, 0, "ksm_stat: unexpected line `%s`", buf);
       any = true;
       if (strcmp (key, "ksm_merge_any") == 0)
         out->merge_any = strcmp (val, "yes") == 0;
@@ -61,12 +61,12 @@ sp_ksm_proc_stat_parse (const char *text, struct sp_ksm_proc_stat *out, sp_error
           errno = 0;
           v = strtoll (val, &end, 10);
           if (errno || *end)
-            return sp_error_make (err, EINVAL, "ksm_stat: %s: `%s` is not a number", key, val);
+            return sp_error_make (err, 0, "ksm_stat: %s: `%s` is not a number", key, val);
           *dst = v;
         }
     }
   if (!any)
-    return sp_error_make (err, EINVAL, "ksm_stat: empty");
+    return sp_error_make (err, 0, "ksm_stat: empty");
   return 0;
 }
 
@@ -96,7 +96,7 @@ sp_proc_stat_cpu_seconds (const char *text, double *out, sp_error_t *err)
 
   if (p == NULL
       || sscanf (p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
-    return sp_error_make (err, EINVAL, "stat: cannot find utime and stime");
+    return sp_error_make (err, 0, "stat: cannot find utime and stime");
   *out = (double) (utime + stime) / (double) (hz > 0 ? hz : 100);
   return 0;
 }
@@ -206,9 +206,9 @@ sp_ksm_tune_apply (const char *sysdir, const struct sp_ksm_tune *t, sp_error_t *
   if (access (dir, F_OK) < 0)
     return sp_error_errno (err, "`%s` (kernel without CONFIG_KSM?)", dir);
   if (t->advisor_mode && strcmp (t->advisor_mode, "none") != 0 && strcmp (t->advisor_mode, "scan-time") != 0)
-    return sp_error_make (err, EINVAL, "ksm tune: --advisor: `%s` is not none or scan-time", t->advisor_mode);
+    return sp_error_make (err, 0, "ksm tune: --advisor: `%s` is not none or scan-time", t->advisor_mode);
   if (t->run > 2)
-    return sp_error_make (err, EINVAL, "ksm tune: --run: %lld is not 0, 1 or 2", t->run);
+    return sp_error_make (err, 0, "ksm tune: --run: %lld is not 0, 1 or 2", t->run);
   /* The kernel refuses pages_to_scan while the advisor sets it: switch the
    * advisor off first, on last. */
   if (t->advisor_mode && strcmp (t->advisor_mode, "none") == 0 && write_knob (dir, "advisor_mode", "none", err) < 0)

@@ -223,24 +223,24 @@ hook_ksm_rewrite (const char *json, size_t len, const struct hook_options *o, ch
   if (oci_config_parse (json, len, "config.json", &c, err) < 0)
     return -1;
   if (has_escaped_nul (json, len))
-    return sp_error_make (err, EINVAL, "config.json: a string contains \\u0000, which cannot be passed on exactly");
+    return sp_error_make (err, 0, "config.json: a string contains \\u0000, which cannot be passed on exactly");
   value = oci_config_annotation (c, SP_KSM_ANNOTATION);
   if (value == NULL)
     return 0;
   if (!sp_ksm_mode_parse (value, &mode))
-    return sp_error_make (err, EINVAL, "config.json: annotations[\"%s\"]: unknown mode `%s` (off, merge-any or heap)",
+    return sp_error_make (err, 0, "config.json: annotations[\"%s\"]: unknown mode `%s` (off, merge-any or heap)",
                           SP_KSM_ANNOTATION, value);
   if (mode == SP_KSM_OFF)
     return 0;
   if (c->process == NULL)
-    return sp_error_make (err, EINVAL, "config.json: process: missing (nothing to preload into)");
+    return sp_error_make (err, 0, "config.json: process: missing (nothing to preload into)");
   if (access (o->library, R_OK) < 0)
     return sp_error_errno (err, "preload library `%s`", o->library);
   /* podman mounts the rootfs before precreate; a relative path is the
    * bundle's, which a precreate hook does not know: skip the check then. */
   if (c->root && c->root->path && c->root->path[0] == '/' && access (c->root->path, F_OK) == 0
       && !sp_ksm_rootfs_has_glibc (c->root->path))
-    return sp_error_make (err, ENOEXEC,
+    return sp_error_make (err, 0,
                           "config.json: root.path `%s` has no glibc loader (/lib*/ld-linux*.so*): a musl or static "
                           "image cannot load the preload library",
                           c->root->path);
@@ -252,7 +252,7 @@ hook_ksm_rewrite (const char *json, size_t len, const struct hook_options *o, ch
   if (top == NULL || !YAJL_IS_OBJECT (top))
     {
       yajl_tree_free (top);
-      return sp_error_make (err, EINVAL, "config.json: invalid JSON: %s", errbuf);
+      return sp_error_make (err, 0, "config.json: invalid JSON: %s", errbuf);
     }
   r.g = yajl_gen_alloc (NULL);
   gen_object (&r, top, true, false);
