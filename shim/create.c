@@ -6,6 +6,7 @@
 
 #include <samepage/cgroups.h>
 #include <samepage/cleanup.h>
+#include <samepage/ksm.h>
 #include <samepage/log.h>
 #include <samepage/util.h>
 
@@ -242,6 +243,8 @@ sp_container_create_internal (struct sp_runtime *rt, const char *id, struct sp_c
     return sp_error_errno (err, "bundle `%s`", o->bundle ? o->bundle : ".");
   config_path = sp_xasprintf ("%s/config.json", bundle);
   if (oci_config_load (config_path, &config, err) < 0)
+    return -1;
+  if (sp_ksm_prepare_config_at (config, bundle, err) < 0)
     return -1;
   if (config->process == NULL)
     return sp_error_make (err, EINVAL, "%s: process: missing (nothing to run)", config_path);

@@ -5,6 +5,7 @@
 
 #include <samepage/caps.h>
 #include <samepage/cleanup.h>
+#include <samepage/ksm.h>
 #include <samepage/log.h>
 #include <samepage/seccomp.h>
 #include <samepage/util.h>
@@ -222,6 +223,9 @@ sp_process_exec (struct sp_setup *s, const char *exe, int notify_sock)
   static struct oci_capabilities no_caps;
   int first_closed = 3 + (s->opts ? s->opts->preserve_fds : 0);
 
+  /* Before seccomp: default profiles refuse personality(ADDR_NO_RANDOMIZE). */
+  if (sp_ksm_before_exec (s->config, &err) < 0)
+    goto fail;
   if (l && l->seccomp && sp_seccomp_compile (l->seccomp, &filter, &err) < 0)
     goto fail;
   if (p->cwd && chdir (p->cwd) < 0)
