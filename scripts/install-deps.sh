@@ -11,7 +11,7 @@ build_pkgs=(
 test_pkgs=(
   podman conmon crun runc containerd catatonit
   busybox-static bats jq util-linux bsdutils file coreutils iproute2 procps psmisc
-  zstd xz-utils gzip tar skopeo umoci debootstrap python3 hyperfine time
+  zstd xz-utils gzip tar skopeo umoci debootstrap python3 hyperfine time redis-server redis-tools
 )
 
 missing=()
@@ -20,6 +20,13 @@ for p in "${build_pkgs[@]}" "${test_pkgs[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
+  # Packages such as containerd and redis-server start their daemons on
+  # install; the tests start their own private instances instead.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e $policy ]; then
+    printf '#!/bin/sh\nexit 101\n' >$policy && chmod +x $policy
+    trap 'rm -f $policy' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
