@@ -453,14 +453,34 @@ run_daemon (const struct casfs_fuse_options *o, int ready_fd)
   _exit (0);
 }
 
+/* The daemon runs in "/": make every path absolute first. */
+static char *
+absolute (const char *path)
+{
+  char cwd[PATH_MAX];
+  if (path == NULL || path[0] == '/' || getcwd (cwd, sizeof cwd) == NULL)
+    return path ? sp_xstrdup (path) : NULL;
+  return sp_xasprintf ("%s/%s", cwd, path);
+}
+
 int
-casfs_fuse_mount (const struct casfs_fuse_options *o, sp_error_t *err)
+casfs_fuse_mount (const struct casfs_fuse_options *opts, sp_error_t *err)
 {
   cleanup_free char *msg = NULL;
+  cleanup_free char *store = absolute (opts->store);
+  cleanup_free char *mountpoint = absolute (opts->mountpoint);
+  cleanup_free char *pid_file = absolute (opts->pid_file);
+  cleanup_free char *log_file = absolute (opts->log_file);
+  struct casfs_fuse_options abs = *opts;
+  const struct casfs_fuse_options *o = &abs;
   int pipefd[2];
   pid_t child;
   int status;
 
+  abs.store = store;
+  abs.mountpoint = mountpoint;
+  abs.pid_file = pid_file;
+  abs.log_file = log_file;
   if (o->foreground)
     return serve (o, -1, err);
   if (pipe2 (pipefd, O_CLOEXEC) < 0)
@@ -496,7 +516,7 @@ casfs_fuse_mount (const struct casfs_fuse_options *o, sp_error_t *err)
   close (pipefd[0]);
   if (strcmp (msg, "OK") == 0)
     return 0;
-  return sp_error_make (err, 0, "casfs daemon for `%s`: %s", o->mountpoint,
+  return sp_error_make (err, 0, "casfs daemon for `%s`: %s", opts->mountpoint,
                         *msg ? msg : "exited before the mount was ready");
 }
 
