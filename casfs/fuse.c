@@ -19,6 +19,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
@@ -149,7 +150,7 @@ casfs_fuse_probe (const char *store, const char *mountpoint, sp_error_t *err)
   cleanup_free char *mp = NULL;
   char store_real[PATH_MAX];
   struct mount_info mi;
-  struct stat st;
+  struct statfs sfs;
 
   if (canonical_mountpoint (mountpoint, &mp, err) < 0 || find_mount (mp, &mi, err) < 0)
     return -1;
@@ -161,11 +162,12 @@ casfs_fuse_probe (const char *store, const char *mountpoint, sp_error_t *err)
     return sp_error_errno (err, "store `%s`", store);
   if (strcmp (mi.source, store_real) != 0)
     return sp_error_make (err, EBUSY, "`%s` is the casfs mount of another store (`%s`)", mp, mi.source);
-  if (stat (mp, &st) < 0)
+  /* statfs always reaches the daemon; stat may be answered from the cache. */
+  if (statfs (mp, &sfs) < 0)
     {
       if (errno == ENOTCONN || errno == ECONNABORTED)
         return CASFS_FUSE_DEAD;
-      return sp_error_errno (err, "stat `%s`", mp);
+      return sp_error_errno (err, "statfs `%s`", mp);
     }
   return CASFS_FUSE_LIVE;
 }
