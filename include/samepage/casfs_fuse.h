@@ -28,7 +28,7 @@ struct casfs_fuse_options
   const char *pid_file; /* NULL: MOUNTPOINT.pid */
   const char *log_file; /* NULL: stderr in the foreground, MOUNTPOINT.log when daemonised */
   bool fuse_debug;      /* libfuse's request trace on stderr */
-  unsigned max_threads; /* worker threads; 0: default (16) */
+  unsigned max_threads; /* worker threads; 0: one per online CPU */
 };
 
 /* Mounts the view.  In the foreground it returns when the mount goes away;
