@@ -14,6 +14,8 @@ int casfs_cmd_fsck (struct casfs_globals *g, int argc, char **argv);
 int casfs_cmd_du (struct casfs_globals *g, int argc, char **argv);
 int casfs_cmd_stats (struct casfs_globals *g, int argc, char **argv);
 int casfs_cmd_import (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_mount (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_umount (struct casfs_globals *g, int argc, char **argv);
 
 const struct casfs_verb casfs_verbs[] = {
   { "import", casfs_cmd_import, "[--ref NAME] [--platform OS/ARCH] [--type KIND] PATH",
@@ -27,5 +29,8 @@ const struct casfs_verb casfs_verbs[] = {
   { "fsck", casfs_cmd_fsck, "[--repair]", "verify every object, tree and ref" },
   { "du", casfs_cmd_du, "[--json] [--bytes] [REF...]", "per image: logical, unique and shared bytes" },
   { "stats", casfs_cmd_stats, "[--json]", "store totals and deduplication ratio" },
+  { "mount", casfs_cmd_mount, "[-f] [OPTIONS] [MOUNTPOINT]",
+    "serve the read-only FUSE view (default /run/samepage/casfs)" },
+  { "umount", casfs_cmd_umount, "[-f|--force] [-l|--lazy] [MOUNTPOINT]", "unmount the view, stop its daemon" },
   { NULL, NULL, NULL, NULL },
 };

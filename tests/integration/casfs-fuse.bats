@@ -1,0 +1,322 @@
+#!/usr/bin/env bats
+# casfs FUSE view: the mount against its source tree, the overlay data path,
+# page-cache sharing, the FUSE fallback path, failures, daemon lifecycle.
+# Needs root and /dev/fuse; the overlay tests also need data-only lower
+# layers (lowerdir=a::b, Linux 6.5+).  Missing features are loud skips.
+
+setup_file() {
+  export B=${SAMEPAGE_BUILD:-$BATS_TEST_DIRNAME/../../build}
+  export CASFS=$B/casfs H=$B/tests/test_fuse DATA=$BATS_TEST_DIRNAME/../data/fuse
+  # The system python: unprivileged users may run it (a per-user shim may not).
+  export PY=/usr/bin/python3
+  [ -x "$PY" ] || PY=$(command -v python3 || echo python3)
+  [ "$(id -u)" -eq 0 ] || skip "needs root"
+  [ -c /dev/fuse ] || skip "no /dev/fuse"
+  grep -qw fuse /proc/filesystems || skip "no fuse filesystem in this kernel"
+  [ -x "$CASFS" ] && [ -x "$H" ] || skip "build first (make)"
+  export W; W=$(mktemp -d /tmp/casfs-fuse-bats.XXXXXX)
+  chmod 755 "$W" # the unprivileged-caller test walks it
+  "$DATA"/make-tree.sh "$W/img1" "$H"
+  # img2: the same files, but blob with another mtime.
+  cp -a "$W/img1" "$W/img2"
+  touch -d '2010-10-10 10:10:10.5' "$W/img2/usr/lib/blob"
+  export T1 T2
+  T1=$("$H" mkstore "$W/store" "$W/img1" localhost/img1:latest)
+  T2=$("$H" mkstore "$W/store" "$W/img2" localhost/img2:latest)
+  "$CASFS" --store "$W/store" mount "$W/mnt"
+  export OVL_OK=0
+  mkdir -p "$W/probe"
+  if mount -t overlay overlay -o "ro,metacopy=on,redirect_dir=follow,lowerdir=$W/mnt/trees/$T1::$W/store/objects" \
+      "$W/probe" 2>/dev/null; then
+    umount "$W/probe" && OVL_OK=1
+  fi
+}
+
+teardown_file() {
+  [ -n "${W:-}" ] && [ -d "$W" ] || return 0
+  for m in $(awk -v w="$W/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+  for mp in "$W"/mnt*; do
+    [ -e "$mp.pid" ] && "$CASFS" umount -f "$mp" 2>/dev/null || true
+  done
+  rm -rf "$W"
+}
+
+teardown() {
+  # Overlays of one test never outlive it: they pin the view's inodes.
+  for m in $(awk -v w="$W/" 'index($5, w) == 1 && $0 ~ / - overlay / { print $5 }' /proc/self/mountinfo | sort -r); do
+    umount "$m" || umount -l "$m"
+  done
+}
+
+need_overlay() {
+  [ "$OVL_OK" = 1 ] || skip "overlayfs data-only lower layers (lowerdir=a::b with metacopy) unsupported here"
+}
+
+stat_of() { # NAME: one counter from the daemon's stats file
+  awk -v k="$1" '$1 == k { print $2 }' "$W/mnt/stats"
+}
+
+object_of() { # FILE: the store path of its content
+  local h; h=$(sha256sum "$1" | cut -c1-64)
+  echo "$W/store/objects/${h:0:2}/${h:2}"
+}
+
+cached_pages() { # FILE
+  fincore --raw --noheadings --output PAGES "$1"
+}
+
+mount_layer_a() { # TREE DIR
+  mkdir -p "$2"
+  mount -t overlay overlay -o "ro,metacopy=on,redirect_dir=follow,lowerdir=$W/mnt/trees/$1::$W/store/objects" "$2"
+}
+
+@test "the view reproduces the image file by file" {
+  run diff <("$H" dump "$W/img1") <("$H" dump --view "$W/mnt/trees/$T1")
+  echo "$output"
+  [ "$status" -eq 0 ]
+  # The dump saw every kind of entry.
+  "$H" dump "$W/img1" | grep -q '/dev/loop9 mode=60644 .* rdev=7:9'
+  "$H" dump "$W/img1" | grep -q 'linkgroup=1'
+  "$H" dump "$W/img1" | grep -q 'mtime=1612325106.123456789'
+  # Identical content and metadata: one inode; same content, other mtime: not.
+  [ "$(stat -c %i "$W/mnt/trees/$T1/usr/bin/hello")" = "$(stat -c %i "$W/mnt/trees/$T2/usr/bin/hello")" ]
+  [ "$(stat -c %i "$W/mnt/trees/$T1/usr/lib/blob")" != "$(stat -c %i "$W/mnt/trees/$T2/usr/lib/blob")" ]
+}
+
+@test "refs are symlinks to tree views; trees resolve lazily" {
+  [ "$(readlink "$W/mnt/refs/localhost%2Fimg1:latest")" = "../trees/$T1" ]
+  cmp "$W/img1/usr/lib/blob" "$W/mnt/refs/localhost%2Fimg2:latest/usr/lib/blob"
+  ls "$W/mnt/trees" | grep -qx "$T1"
+  ls "$W/mnt" | sort | tr '\n' ' ' | grep -qx 'refs stats trees '
+  run ls "$W/mnt/trees/0000000000000000000000000000000000000000000000000000000000000000"
+  [ "$status" -ne 0 ]
+  run ls "$W/mnt/trees/not-a-digest"
+  [ "$status" -ne 0 ]
+}
+
+@test "the view is read-only" {
+  run sh -c "echo x > '$W/mnt/trees/$T1/etc/new'"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"Read-only file system"* ]]
+  run touch "$W/mnt/trees/$T1/usr/bin/hello"
+  [ "$status" -ne 0 ]
+  grep -E " $W/mnt .* fuse.casfs $W/store ro," /proc/self/mountinfo
+}
+
+@test "overlay xattrs: shown to CAP_SYS_ADMIN, hidden from everyone else" {
+  command -v "$PY" >/dev/null || skip "python3 missing"
+  f=$W/mnt/trees/$T1/usr/lib/blob
+  obj=$(object_of "$W/img1/usr/lib/blob")
+  want="/${obj#$W/store/objects/}"
+  run "$PY" -c 'import os,sys; print(os.getxattr(sys.argv[1], "trusted.overlay.redirect").decode())' "$f"
+  [ "$output" = "$want" ]
+  run "$PY" -c 'import os,sys; print(len(os.getxattr(sys.argv[1], "trusted.overlay.metacopy")))' "$f"
+  [ "$output" = 0 ]
+  run "$PY" -c 'import os,sys; print(sorted(os.listxattr(sys.argv[1])))' "$f"
+  [[ "$output" == *trusted.overlay.redirect* ]]
+  h=$W/mnt/trees/$T1/usr/bin/hello
+  run "$PY" -c 'import os,sys; print(sorted(os.listxattr(sys.argv[1])))' "$h"
+  [[ "$output" == *trusted.private* && "$output" == *user.mime* ]]
+  # Unprivileged: no trusted.* names, no values.
+  for who in "--reuid=65534 --regid=65534 --clear-groups" "--bounding-set=-sys_admin"; do
+    # shellcheck disable=SC2086
+    run setpriv $who "$PY" -c 'import os,sys; print(sorted(os.listxattr(sys.argv[1])))' "$h"
+    echo "$who: $output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *user.mime* && "$output" != *trusted.* ]]
+    # shellcheck disable=SC2086
+    run setpriv $who "$PY" -c 'import os,sys; os.getxattr(sys.argv[1], "trusted.overlay.redirect")' "$f"
+    [ "$status" -ne 0 ]
+  done
+  # The image's own trusted.overlay.* are escaped, never interpreted.
+  run "$PY" -c 'import os,sys; print(os.getxattr(sys.argv[1], "trusted.overlay.overlay.opaque").decode())' \
+    "$W/mnt/trees/$T1/usr/lib/deep"
+  [ "$output" = y ]
+  run "$PY" -c 'import os,sys; os.getxattr(sys.argv[1], "trusted.overlay.opaque")' "$W/mnt/trees/$T1/usr/lib/deep"
+  [ "$status" -ne 0 ]
+}
+
+@test "overlay stack: reads go straight to the objects, never through FUSE" {
+  need_overlay
+  mount_layer_a "$T1" "$W/a1"
+  run diff <("$H" dump "$W/img1") <("$H" dump "$W/a1")
+  echo "$output"
+  [ "$status" -eq 0 ]
+  before=$(stat_of read_bytes)
+  cat "$W/a1/usr/lib/blob" "$W/a1/usr/lib/libbig.so" > /dev/null
+  cmp "$W/img1/usr/lib/blob" "$W/a1/usr/lib/blob"
+  [ "$(stat_of read_bytes)" -eq "$before" ]
+}
+
+@test "writable overlay on top: copy-up leaves the object and its digest untouched" {
+  need_overlay
+  mount_layer_a "$T1" "$W/a1"
+  mkdir -p "$W/up" "$W/work" "$W/rw"
+  mount -t overlay overlay -o "lowerdir=$W/a1,upperdir=$W/up,workdir=$W/work" "$W/rw"
+  obj=$(object_of "$W/img1/usr/lib/blob")
+  echo appended >> "$W/rw/usr/lib/blob"
+  chmod 600 "$W/rw/usr/bin/tool"
+  echo new > "$W/rw/etc/new-file"
+  [ "$(tail -c 9 "$W/rw/usr/lib/blob")" = appended ]
+  [ "$(basename "$(dirname "$obj")")$(basename "$obj")" = "$(sha256sum "$obj" | cut -c1-64)" ]
+  cmp "$W/img1/usr/lib/blob" "$obj"
+  cmp "$W/img1/usr/lib/blob" "$W/a1/usr/lib/blob"
+  # The upper holds ordinary files only.
+  [ "$(stat -c %s "$W/up/usr/lib/blob")" -eq $((3145728 + 9)) ]
+  [ "$(stat -c %a "$W/rw/usr/bin/tool")" = 600 ]
+}
+
+@test "page cache: two images with different mtimes, two overlays, one cached copy" {
+  need_overlay
+  mount_layer_a "$T1" "$W/a1"
+  mount_layer_a "$T2" "$W/a2"
+  [ "$(stat -c %Y "$W/a1/usr/lib/blob")" != "$(stat -c %Y "$W/a2/usr/lib/blob")" ]
+  obj=$(object_of "$W/img1/usr/lib/blob")
+  sync
+  echo 3 > /proc/sys/vm/drop_caches
+  [ "$(cached_pages "$obj")" -eq 0 ]
+  cat "$W/a1/usr/lib/blob" > /dev/null
+  cat "$W/a2/usr/lib/blob" > /dev/null
+  echo "object: $(cached_pages "$obj") view1: $(cached_pages "$W/mnt/trees/$T1/usr/lib/blob")" \
+    "view2: $(cached_pages "$W/mnt/trees/$T2/usr/lib/blob")"
+  [ "$(cached_pages "$obj")" -eq 768 ]
+  [ "$(cached_pages "$W/mnt/trees/$T1/usr/lib/blob")" -eq 0 ]
+  [ "$(cached_pages "$W/mnt/trees/$T2/usr/lib/blob")" -eq 0 ]
+  # Both overlays map the object's own pages.
+  [ "$(cached_pages "$W/a1/usr/lib/blob")" -eq 768 ]
+  [ "$(cached_pages "$W/a2/usr/lib/blob")" -eq 768 ]
+}
+
+@test "FUSE fallback path: identical files share one page cache, objects are not cached twice" {
+  f1=$W/mnt/trees/$T1/usr/lib/libbig.so f2=$W/mnt/trees/$T2/usr/lib/libbig.so
+  obj=$(object_of "$W/img1/usr/lib/libbig.so")
+  [ "$(stat -c %i "$f1")" = "$(stat -c %i "$f2")" ]
+  sync
+  echo 3 > /proc/sys/vm/drop_caches
+  before=$(stat_of read_bytes)
+  cmp "$W/img1/usr/lib/libbig.so" "$f1"
+  echo "fuse1: $(cached_pages "$f1") fuse2: $(cached_pages "$f2") object: $(cached_pages "$obj")"
+  [ "$(stat_of read_bytes)" -ge $((before + 2097152)) ]
+  # f2 was never read, yet its pages are cached: they are f1's.  (Rarely the
+  # kernel drops a few pages right away, so "nearly all", not "all".)
+  [ "$(cached_pages "$f2")" -ge 460 ]
+  [ "$(cached_pages "$obj")" -eq 0 ]
+  # Read again through the other image: served from the shared cache.
+  before=$(stat_of read_bytes)
+  cmp "$W/img1/usr/lib/libbig.so" "$f2"
+  [ $(($(stat_of read_bytes) - before)) -le 262144 ]
+}
+
+@test "a missing or corrupt object is EIO for that file and a log line, nothing else" {
+  mkdir -p "$W/img3"
+  echo "only here: missing" > "$W/img3/missing"
+  echo "only here: truncated" > "$W/img3/short"
+  echo "only here: fine" > "$W/img3/fine"
+  t3=$("$H" mkstore "$W/store" "$W/img3" img3)
+  rm -f "$(object_of "$W/img3/missing")"
+  o=$(object_of "$W/img3/short"); chmod 644 "$o"; truncate -s 3 "$o"
+  run cat "$W/mnt/trees/$t3/missing"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"Input/output error"* ]]
+  run cat "$W/mnt/trees/$t3/short"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"Input/output error"* ]]
+  [ "$(cat "$W/mnt/trees/$t3/fine")" = "only here: fine" ]
+  grep -q "object .*No such file" "$W/mnt.log"
+  grep -q "corrupt (size 3" "$W/mnt.log"
+  kill -0 "$(cat "$W/mnt.pid")"
+}
+
+@test "forget frees inodes: the daemon's table follows the kernel's inode cache" {
+  mkdir -p "$W/img4"
+  for d in $(seq 1 30); do
+    mkdir "$W/img4/d$d"
+    for f in $(seq 1 100); do echo "$d/$f" > "$W/img4/d$d/f$f"; done
+  done
+  t4=$("$H" mkstore "$W/store" "$W/img4" img4)
+  [ "$(find "$W/mnt/trees/$t4" -type f | wc -l)" -eq 3000 ]
+  find "$W/mnt/trees/$t4" -type f -exec stat -c %i {} + > /dev/null
+  high=$(stat_of inodes)
+  echo 2 > /proc/sys/vm/drop_caches
+  sleep 1
+  low=$(stat_of inodes)
+  echo "inodes after find: $high, after dropping the kernel's inodes: $low"
+  [ "$high" -ge 3000 ]
+  [ "$low" -lt 1000 ]
+}
+
+@test "a second daemon on a live mount is refused" {
+  run "$CASFS" --store "$W/store" mount "$W/mnt"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"already a live casfs mount"* ]]
+}
+
+@test "ensure_running: concurrent callers start one daemon; a killed daemon is replaced" {
+  "$H" ensure "$W/store" "$W/mnt2" & p1=$!
+  "$H" ensure "$W/store" "$W/mnt2" & p2=$!
+  wait $p1
+  wait $p2
+  [ "$(grep -c " $W/mnt2 " /proc/self/mountinfo)" -eq 1 ]
+  pid=$(cat "$W/mnt2.pid")
+  [ -d "$W/mnt2/trees/$T1/usr" ]
+  "$H" ensure "$W/store" "$W/mnt2"
+  [ "$(cat "$W/mnt2.pid")" = "$pid" ]
+  kill -9 "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  # The dead mount answers at once (ENOTCONN), it never hangs.
+  run timeout 5 ls "$W/mnt2"
+  [ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+  "$H" ensure "$W/store" "$W/mnt2"
+  [ "$(cat "$W/mnt2.pid")" != "$pid" ]
+  cmp "$W/img1/etc/passwd" "$W/mnt2/trees/$T1/etc/passwd"
+  [ "$(grep -c " $W/mnt2 " /proc/self/mountinfo)" -eq 1 ]
+  "$CASFS" umount "$W/mnt2"
+  ! grep -q " $W/mnt2 " /proc/self/mountinfo
+  [ ! -e "$W/mnt2.pid" ]
+}
+
+@test "kill -9, then umount -f: no mount and no process left" {
+  "$CASFS" --store "$W/store" mount "$W/mnt3"
+  pid=$(cat "$W/mnt3.pid")
+  exec 7< "$W/mnt3/trees/$T1/usr/lib/blob"
+  kill -9 "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  run timeout 5 cat "$W/mnt3/trees/$T1/etc/passwd"
+  [ "$status" -ne 124 ]
+  exec 7<&-
+  "$CASFS" umount -f "$W/mnt3"
+  ! grep -q " $W/mnt3 " /proc/self/mountinfo
+  # Restart on the same mountpoint works.
+  "$CASFS" --store "$W/store" mount "$W/mnt3"
+  cmp "$W/img1/etc/passwd" "$W/mnt3/trees/$T1/etc/passwd"
+  "$CASFS" umount "$W/mnt3"
+}
+
+@test "SIGTERM unmounts cleanly; -f serves in the foreground" {
+  "$CASFS" --store "$W/store" mount "$W/mnt4"
+  pid=$(cat "$W/mnt4.pid")
+  kill -TERM "$pid"
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$pid" 2>/dev/null
+  ! grep -q " $W/mnt4 " /proc/self/mountinfo
+  [ ! -e "$W/mnt4.pid" ]
+  "$CASFS" --store "$W/store" mount -f "$W/mnt5" 2> "$W/mnt5.err" & fg=$!
+  for _ in $(seq 50); do [ -e "$W/mnt5.pid" ] && break; sleep 0.1; done
+  [ "$(cat "$W/mnt5.pid")" = "$fg" ]
+  cmp "$W/img1/etc/passwd" "$W/mnt5/trees/$T1/etc/passwd"
+  "$CASFS" umount "$W/mnt5"
+  wait "$fg"
+}
+
+@test "bad arguments: one clear line, non-zero exit" {
+  run "$CASFS" --store "$W/nonexistent" mount "$W/mnt6"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *nonexistent* ]]
+  run "$CASFS" umount "$W/img1"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"not a casfs mount"* ]]
+  run "$CASFS" mount --threads 0 "$W/mnt6"
+  [ "$status" -eq 2 ]
+}
