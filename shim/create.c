@@ -257,6 +257,9 @@ sp_container_create_internal (struct sp_runtime *rt, const char *id, struct sp_c
   if (sp_state_create_dir (rt, id, err) < 0)
     return -1;
   dir_created = true;
+  if (sp_casfs_prepare (rt, id, config, bundle, st->rootfs, &s.casfs, err) < 0)
+    goto fail;
+  st->casfs = sp_casfs_plan_serialize (&s.casfs);
   if ((lock = sp_state_lock (rt, id, err)) < 0)
     goto fail;
 
@@ -334,6 +337,7 @@ sp_container_create_internal (struct sp_runtime *rt, const char *id, struct sp_c
   sp_closep (&sv[0]);
   sp_closep (&s.fifo_fd);
   sp_cgroup_free (cg);
+  sp_casfs_plan_clear (&s.casfs);
   free (s.state_dir);
   free (s.state_json);
   if (config_out)
@@ -357,6 +361,13 @@ fail:
         sp_log_error_release (&e2);
       sp_cgroup_free (cg);
     }
+  if (s.casfs.active)
+    {
+      sp_error_t e2 = NULL;
+      if (sp_casfs_release (id, &s.casfs, &e2) < 0)
+        sp_log_error_release (&e2);
+    }
+  sp_casfs_plan_clear (&s.casfs);
   if (dir_created)
     {
       sp_error_t e2 = NULL;

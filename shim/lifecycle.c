@@ -185,6 +185,13 @@ sp_container_delete (struct sp_runtime *rt, const char *id, bool force, sp_error
         sp_log_error_release (err);
       sp_cgroup_free (cg);
     }
+  if (st->casfs)
+    {
+      struct sp_casfs_plan plan;
+      if (sp_casfs_plan_parse (st->casfs, &plan, err) < 0 || sp_casfs_release (id, &plan, err) < 0)
+        sp_log_error_release (err);
+      sp_casfs_plan_clear (&plan);
+    }
   return sp_state_remove (rt, id, err);
 }
 

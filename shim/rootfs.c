@@ -41,6 +41,9 @@ sp_rootfs_prepare (struct sp_setup *s, sp_error_t *err)
   /* Nothing we mount may leak back to the host: slave by default. */
   if (mount (NULL, "/", NULL, (flags && !(flags & MS_SHARED) ? flags : MS_SLAVE | MS_REC), NULL) < 0)
     return sp_error_errno (err, "make / %s", prop ? prop : "rslave");
+  /* Only now, with nothing propagating back to the host, the casfs layer. */
+  if (sp_casfs_mount_layer_b (&s->casfs, s->rootfs, err) < 0)
+    return -1;
   if (mount (s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
     return sp_error_errno (err, "bind rootfs `%s` onto itself", s->rootfs);
   return 0;

@@ -8,6 +8,8 @@
 #include <samepage/oci_config.h>
 #include <stdbool.h>
 
+#include "casfs_rootfs.h"
+
 struct sp_setup
 {
   struct sp_runtime *rt;
@@ -26,6 +28,7 @@ struct sp_setup
   bool new_netns;
   bool new_ipcns;
   char *host_cgroups; /* /proc/self/cgroup as seen before the cgroup namespace */
+  struct sp_casfs_plan casfs; /* layers A/B when the rootfs comes from casfs */
   /* exec only: */
   pid_t target_pid;
 };
