@@ -12,6 +12,25 @@ setup_file() {
 }
 
 dump() { python3 "$DATA/casfs_tree.py" dump "$@"; }
+# fsck finds nothing wrong, stats and du read every image, gc keeps everything
+# a ref reaches (the record, its config object and layer trees).
+store_checks() {
+  local S=$1 before after
+  run "$CASFS" --store "$S" fsck
+  echo "$output"
+  [ "$status" -eq 0 ]
+  run "$CASFS" --store "$S" stats --json
+  [ "$status" -eq 0 ]
+  jq -e '.store.images >= 1 and .store.problems == 0' <<<"$output" >/dev/null
+  run "$CASFS" --store "$S" du
+  [ "$status" -eq 0 ]
+  before=$(cd "$S" && find objects trees images refs -type f | sort)
+  run "$CASFS" --store "$S" gc
+  echo "$output"
+  [ "$status" -eq 0 ]
+  after=$(cd "$S" && find objects trees images refs -type f | sort)
+  [ "$before" = "$after" ]
+}
 verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
 
 @test "OCI layout: three layers stack with whiteouts, opaque dir, hardlinks, devices, setuid, xattrs" {
@@ -35,9 +54,13 @@ verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
   grep -qP 'home/u/y\t-\tlink=1/2' "$BATS_TEST_TMPDIR/d"
   grep -qP '\tvar/lib/more\t' "$BATS_TEST_TMPDIR/d"                        # "./var//lib/./more"
   grep -qP '^d\t0755\t0\t0\t1700000000\t0\t-\tbin\t' "$BATS_TEST_TMPDIR/d" # implicit parent keeps lower metadata
-  # image metadata: config and the three layer trees
+  # the image record (docs/store-format.md): the ref names tree and record
   tree=$(grep -oE '^[0-9a-f]{64}' <<<"$output")
-  python3 -c "import json,sys; m=json.load(open(sys.argv[1])); assert len(m['layers'])==3 and m['config']['os']=='linux' and m['ref']=='img'" "$S/images/$tree.json"
+  [ "$(sed -n 1p "$S/refs/img")" = "$tree" ]
+  rec=$(sed -n 's/^image //p' "$S/refs/img")
+  [ -n "$rec" ] && [ "$(sha256sum < "$S/images/$rec.json" | cut -c1-64)" = "$rec" ]
+  python3 "$DATA/check_record.py" "$S" "$rec" "$tree" "$WORK/img/oci" "oci:$WORK/img/oci"
+  store_checks "$S"
   verify "$S"
 }
 
@@ -59,6 +82,13 @@ verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
     got=$("$CASFS" --store "$S" import -q --ref "$f" "$BATS_TEST_TMPDIR/$f" | cut -f1)
     [ "$got" = "$want" ]
   done
+  # a layer's record: the blob's digest and size, no config
+  rec=$(sed -n 's/^image //p' "$S/refs/l.tar.gz")
+  jq -e --arg d "sha256:$(sha256sum < "$BATS_TEST_TMPDIR/l.tar.gz" | cut -c1-64)" \
+     --arg src "layer:$BATS_TEST_TMPDIR/l.tar.gz" --argjson size "$(stat -c %s "$BATS_TEST_TMPDIR/l.tar.gz")" \
+     '.source == $src and (.layers | length) == 1 and .layers[0].digest == $d and .layers[0].size == $size and (has("config_digest") | not)' \
+     "$S/images/$rec.json"
+  store_checks "$S"
   verify "$S"
 }
 
@@ -106,6 +136,7 @@ verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
   run "$CASFS" --store "$S" import "$Z/img2/img2.tar"
   [ "$status" -eq 0 ]
   [[ "$output" =~ ,\ 0\.[0-9]\ MiB\ new ]]
+  store_checks "$S"
   verify "$S"
 }
 
@@ -143,6 +174,9 @@ verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
   grep -qP '\tetc/new\t' "$BATS_TEST_TMPDIR/d"
   ! grep -qP '\tetc/passwd\t' "$BATS_TEST_TMPDIR/d"
   ! grep -q overlay "$BATS_TEST_TMPDIR/d"
+  rec=$(sed -n 's/^image //p' "$S/refs/upper")
+  jq -e --arg src "dir:$D" '.source == $src and (.layers | length) == 1' "$S/images/$rec.json"
+  store_checks "$S"
 }
 
 @test "crash: SIGKILL at random points leaves no partial object, tree or ref" {
@@ -171,5 +205,6 @@ verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
   b=$("$CASFS" --store "$S" import -q --ref dir --type dir "$R" | cut -f1)
   [ -n "$a" ]
   dump "$S" "$a" | wc -l
+  store_checks "$S"
   verify "$S"
 }
