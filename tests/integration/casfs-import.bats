@@ -208,3 +208,59 @@ verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
   store_checks "$S"
   verify "$S"
 }
+
+@test "round trip: import a real tree, export it, import the export: the same tree digest" {
+  S="$BATS_TEST_TMPDIR/s"
+  R="$BATS_TEST_TMPDIR/root"
+  mkdir -p "$R/bin" "$R/dev" "$R/etc" "$R/home/u" "$R/empty"
+  printf 'tool binary\n' > "$R/bin/tool"
+  chmod 4755 "$R/bin/tool"                                   # setuid
+  ln "$R/bin/tool" "$R/bin/tool-hard"                        # hardlink
+  printf 'ping\n' > "$R/bin/ping"
+  ln -s tool "$R/bin/link"                                   # symlink
+  ln -s /etc/nowhere "$R/etc/dangling"
+  printf 'x\n' > "$R/home/u/x"
+  ln "$R/home/u/x" "$R/etc/x-again"                          # hardlink across directories
+  chmod 1777 "$R/empty"                                       # sticky
+  chown -h 1000:1001 "$R/home/u" "$R/home/u/x" "$R/etc/dangling"
+  mknod "$R/dev/null" c 1 3 2>/dev/null || skip "mknod needs CAP_MKNOD"
+  mknod "$R/dev/sda" b 8 0
+  mkfifo "$R/dev/fifo"
+  # security.capability (v2: cap_net_raw permitted+effective) and a user xattr
+  python3 -c '
+import os, struct, sys
+os.setxattr(sys.argv[1] + "/bin/ping", "security.capability", struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0))
+os.setxattr(sys.argv[1] + "/etc", "user.note", b"hello\x00world")' "$R" 2>/dev/null ||
+    skip "the filesystem under $BATS_TEST_TMPDIR takes no security.capability or user xattrs"
+  find "$R" -mindepth 1 -exec touch -h -d '2023-11-14 22:13:20.123456789' {} +   # ns mtimes
+  touch -h -d '2001-02-03 04:05:06.000000007' "$R/bin/link" "$R/dev/fifo"
+  tar -C "$R" --numeric-owner --xattrs --xattrs-include='*' --format=posix -cf "$BATS_TEST_TMPDIR/img.tar" .
+
+  a=$("$CASFS" --store "$S" import -q --ref orig "$BATS_TEST_TMPDIR/img.tar" | cut -f1)
+  d=$("$CASFS" --store "$S" import -q --ref dir --type dir "$R" | cut -f1)
+  "$CASFS" --store "$S" ls --dump orig > "$BATS_TEST_TMPDIR/orig.dump"
+  cat "$BATS_TEST_TMPDIR/orig.dump"
+  # the import saw everything the tree has (PATH TYPE MODE UID GID SIZE MTIME RDEV NLINK/ID DIGEST TARGET XATTRS)
+  has() { grep -qE "$1" "$BATS_TEST_TMPDIR/orig.dump" || { echo "missing: $1"; false; }; }
+  has '^/bin/tool reg 4755 0 0 12 1700000000\.123456789 - 2/1 [0-9a-f]{64} -$'
+  has '^/bin/tool-hard reg 4755 0 0 12 1700000000\.123456789 - 2/1 '
+  has '^/etc/x-again reg 0644 1000 1001 2 1700000000\.123456789 - 2/2 '
+  has '^/home/u/x reg 0644 1000 1001 2 1700000000\.123456789 - 2/2 '
+  has '^/bin/ping reg 0644 .* - security\.capability=\\x01\\x00\\x00\\x02\\x00\\x20\\x00'
+  has '^/etc dir 0755 .* user\.note=hello\\x00world$'
+  has '^/dev/null chr 0644 0 0 0 1700000000\.123456789 1:3 1/0 - -$'
+  has '^/dev/sda blk 0644 0 0 0 1700000000\.123456789 8:0 1/0 - -$'
+  has '^/dev/fifo fifo 0644 0 0 0 981173106\.000000007 - 1/0 - -$'
+  has '^/bin/link lnk 0777 0 0 4 981173106\.000000007 - 1/0 - tool$'
+  has '^/etc/dangling lnk 0777 1000 1001 12 1700000000\.123456789 - 1/0 - /etc/nowhere$'
+  has '^/empty dir 1777 '
+  # the directory and its tarball import alike
+  [ "$a" = "$d" ]
+
+  "$CASFS" --store "$S" export orig "$BATS_TEST_TMPDIR/out.tar"
+  b=$("$CASFS" --store "$S" import -q --ref r2 "$BATS_TEST_TMPDIR/out.tar" | cut -f1)
+  "$CASFS" --store "$S" ls --dump r2 | tail -n +2 | diff -u <(tail -n +2 "$BATS_TEST_TMPDIR/orig.dump") -
+  [ -n "$a" ] && [ "$a" = "$b" ]
+  store_checks "$S"
+  verify "$S"
+}
