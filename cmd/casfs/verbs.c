@@ -14,6 +14,7 @@ int casfs_cmd_fsck (struct casfs_globals *g, int argc, char **argv);
 int casfs_cmd_du (struct casfs_globals *g, int argc, char **argv);
 int casfs_cmd_stats (struct casfs_globals *g, int argc, char **argv);
 int casfs_cmd_import (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_bundle (struct casfs_globals *g, int argc, char **argv);
 
 const struct casfs_verb casfs_verbs[] = {
   { "import", casfs_cmd_import, "[--ref NAME] [--platform OS/ARCH] [--type KIND] PATH",
@@ -27,5 +28,6 @@ const struct casfs_verb casfs_verbs[] = {
   { "fsck", casfs_cmd_fsck, "[--repair]", "verify every object, tree and ref" },
   { "du", casfs_cmd_du, "[--json] [--bytes] [REF...]", "per image: logical, unique and shared bytes" },
   { "stats", casfs_cmd_stats, "[--json]", "store totals and deduplication ratio" },
+  { "bundle", casfs_cmd_bundle, "[--store DIR] REF DIR [-- ARGS...]", "write an OCI bundle (config.json, rootfs/)" },
   { NULL, NULL, NULL, NULL },
 };
