@@ -6,6 +6,7 @@
 #include <samepage/log.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 int
 casfs_cmd_bundle (struct casfs_globals *g, int argc, char **argv)
@@ -30,8 +31,9 @@ casfs_cmd_bundle (struct casfs_globals *g, int argc, char **argv)
       }
   if (argc - optind < 2)
     return casfs_usage_error ("bundle", "want REF DIR");
+  /* getopt stops at REF ("+"), so options of the command need no "--"; one is allowed */
   if (argc - optind > 2)
-    o.args = argv + optind + 2; /* "--" is consumed by getopt */
+    o.args = argv + optind + 2 + (strcmp (argv[optind + 2], "--") == 0);
   if (casfs_open_store (g, false, &s) < 0)
     return 1;
   if (casfs_bundle_write (s, argv[optind], argv[optind + 1], &o, &err) < 0)
