@@ -239,7 +239,8 @@ affected (struct fsck *f, const char *what, const char *name)
 }
 
 static int
-check_image (struct fsck *f, const struct casfs_digest *id, const char *ref, sp_error_t *err)
+check_image (struct fsck *f, const struct casfs_digest *id, const struct casfs_digest *tree, const char *ref,
+             sp_error_t *err)
 {
   cleanup_image struct casfs_image *img = NULL;
   struct casfs_digest cd;
@@ -251,6 +252,11 @@ check_image (struct fsck *f, const struct casfs_digest *id, const char *ref, sp_
       problem (f, "ref `%s`: %s", ref, (*err)->msg);
       sp_error_release (err);
       return 0;
+    }
+  if (memcmp (img->tree.b, tree->b, CASFS_DIGEST_LEN) != 0)
+    {
+      problem (f, "ref `%s`: its image record is for another tree", ref);
+      ok = 0;
     }
   if (img->config_digest)
     {
@@ -304,7 +310,7 @@ check_refs_and_roots (struct fsck *f, sp_error_t *err)
         }
       if ((ok = check_reachable (f, &ref.tree, err)) < 0)
         return -1;
-      if (ref.has_image && (img_ok = check_image (f, &ref.image, *r, err)) < 0)
+      if (ref.has_image && (img_ok = check_image (f, &ref.image, &ref.tree, *r, err)) < 0)
         return -1;
       if (!ok || !img_ok)
         affected (f, "ref", *r);

@@ -499,6 +499,8 @@ casfs_fuse_mount (const struct casfs_fuse_options *opts, sp_error_t *err)
     {
       /* Detach from the caller's session and process tree (double fork). */
       close (pipefd[0]);
+      /* The caller's --log fd may be 3 or get closed below: not ours any more. */
+      sp_log_forget ();
       if (dup2 (pipefd[1], 3) < 0 || sp_close_fds_from (4, NULL) < 0 || setsid () < 0)
         _exit (1);
       child = fork ();

@@ -1,8 +1,9 @@
 /* casfs import: the driver.  Picks the importer for the input, runs it with
  * the hash+write pipeline, writes the layer trees and the merged tree, then
- * the image metadata, and sets the ref last (casfs_store_set_ref syncs the
- * store first), so a failed or killed import never leaves a ref to anything
- * incomplete.  Importers hold STORE/lock shared so gc cannot run meanwhile. */
+ * commits the image record and the ref together (casfs_image_commit syncs
+ * the store before the ref is written), so a failed or killed import never
+ * leaves a ref to anything incomplete.  Importers hold STORE/lock shared
+ * (casfs_store_lock) so gc cannot run meanwhile. */
 #include "import_internal.h"
 
 #include <samepage/cleanup.h>
@@ -14,11 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
 
 #define DEFAULT_PLATFORM "linux/amd64"
 #define PROGRESS_INTERVAL_NS 100000000ull
@@ -57,23 +55,6 @@ import_progress_tick (struct import_progress *pr, bool final)
   fflush (stderr);
 }
 
-/* Shared hold of STORE/lock for the whole import (gc takes it exclusive). */
-static int
-lock_store_shared (struct casfs_store *s, sp_error_t *err)
-{
-  cleanup_free char *path = sp_xasprintf ("%s/lock", casfs_store_path (s));
-  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return sp_error_errno (err, "open `%s`", path);
-  if (flock (fd, LOCK_SH) < 0)
-    {
-      sp_error_errno (err, "lock `%s`", path);
-      close (fd);
-      return -1;
-    }
-  return fd;
-}
-
 static int
 ctx_init (struct import_ctx *ctx, struct casfs_store *s, unsigned workers, sp_error_t *err)
 {
@@ -109,13 +90,15 @@ write_layer_trees (struct import_ctx *ctx, struct image_import *im, struct casfs
 }
 
 static void
-single_layer (struct image_import *im)
+single_layer (struct image_import *im, const char *kind)
 {
   im->trees = sp_xmalloc0 (sizeof (*im->trees));
   im->trees[0] = memtree_new ();
   im->n_trees = 1;
   im->layer_tree = sp_xmalloc0 (sizeof (*im->layer_tree));
+  im->layer_info = sp_xmalloc0 (sizeof (*im->layer_info));
   im->n_layers = 1;
+  im->source_kind = kind;
 }
 
 static int
@@ -123,6 +106,7 @@ import_layer_file (struct import_ctx *ctx, const char *path, struct image_import
 {
   cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   struct casfs_digest raw;
+  char hex[CASFS_DIGEST_HEX_LEN + 1];
   struct stat st;
   uint64_t size;
 
@@ -130,8 +114,13 @@ import_layer_file (struct import_ctx *ctx, const char *path, struct image_import
     return sp_error_errno (err, "open `%s`", path);
   if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode))
     ctx->progress.input_total = (uint64_t) st.st_size;
-  single_layer (im);
-  return import_layer_fd (ctx, fd, path, im->trees[0], &raw, &size, err);
+  single_layer (im, "layer");
+  if (import_layer_fd (ctx, fd, path, im->trees[0], &raw, &size, err) < 0)
+    return -1;
+  casfs_digest_hex (&raw, hex);
+  im->layer_info[0].digest = sp_xasprintf ("sha256:%s", hex);
+  im->layer_info[0].size = size;
+  return 0;
 }
 
 static int
@@ -154,7 +143,7 @@ run_importer (struct import_ctx *ctx, const char *path, const struct casfs_impor
       if (kind != CASFS_IMPORT_DIR)
         return sp_error_make (err, EINVAL, "`%s` is a directory: import it as an OCI layout or a layer directory",
                               path);
-      single_layer (im);
+      single_layer (im, "dir");
       return import_dir_into (ctx, path, im->trees[0], err);
     }
   if (kind == CASFS_IMPORT_DIR)
@@ -168,6 +157,33 @@ run_importer (struct import_ctx *ctx, const char *path, const struct casfs_impor
   return import_image_tar (ctx, path, kind, platform, opts->ref, im, err);
 }
 
+/* The image record (casfs_images.h) and the ref, in one step. */
+static int
+commit_image (struct casfs_store *s, const char *path, const char *ref, const struct casfs_digest *merged,
+              const struct casfs_digest *layers, struct image_import *im, sp_error_t *err)
+{
+  cleanup_free char *abs = realpath (path, NULL);
+  cleanup_free char *source = sp_xasprintf ("%s:%s", im->source_kind ? im->source_kind : "unknown",
+                                            abs ? abs : path);
+  struct casfs_image img = {
+    .tree = *merged,
+    .source = source,
+    .manifest_digest = im->manifest_digest,
+    .config = im->config_json,
+    .config_len = im->config_len,
+    .layers = im->layer_info,
+    .n_layers = im->n_layers,
+  };
+  struct casfs_digest id;
+  int ret;
+
+  for (size_t i = 0; i < im->n_layers; i++)
+    im->layer_info[i].tree = layers[i];
+  ret = casfs_image_commit (s, ref, &img, &id, err);
+  free (img.config_digest); /* set by the write; the rest belongs to im */
+  return ret;
+}
+
 int
 casfs_import (struct casfs_store *s, const char *path, const struct casfs_import_options *opts,
               struct casfs_import_result *out, sp_error_t *err)
@@ -176,30 +192,33 @@ casfs_import (struct casfs_store *s, const char *path, const struct casfs_import
   struct image_import im = { 0 };
   struct casfs_digest *layers = NULL;
   struct casfs_digest merged;
-  cleanup_close int lock_fd = -1;
   unsigned long long start = sp_now_ns ();
   const char *ref;
   int ret;
 
   memset (out, 0, sizeof (*out));
-  lock_fd = lock_store_shared (s, err);
-  if (lock_fd < 0)
+  if (casfs_store_lock (s, false, err) < 0)
     return -1;
   if (ctx_init (&ctx, s, opts->workers, err) < 0)
     return -1;
+  /* one syncfs per batch instead of one fsync per file (store_batch.c) */
+  casfs_store_batch_begin (s);
   ctx.progress.enabled = opts->progress;
   ret = run_importer (&ctx, path, opts, &im, err);
   if (ret == 0)
     ret = write_layer_trees (&ctx, &im, &layers, err);
   import_progress_tick (&ctx.progress, true);
   import_pipe_free (ctx.pipe); /* joins the workers before the trees go */
+  /* merging reads the layer trees back: they must have their names */
+  if (ret == 0 && casfs_store_flush (s, err) < 0)
+    ret = sp_error_wrap (err, "store layers of `%s`", path);
   if (ret == 0 && casfs_layers_merge (s, layers, im.n_layers, &merged, err) < 0)
     ret = sp_error_wrap (err, "merge layers of `%s`", path);
   ref = opts->ref ? opts->ref : im.name;
-  if (ret == 0 && import_write_image_meta (s, &merged, ref, layers, im.n_layers, im.config_json, err) < 0)
-    ret = -1;
-  if (ret == 0 && ref && casfs_store_set_ref (s, ref, &merged, err) < 0)
+  if (ret == 0 && ref && commit_image (s, path, ref, &merged, layers, &im, err) < 0)
     ret = sp_error_wrap (err, "set ref `%s`", ref);
+  if (casfs_store_batch_end (s, ret == 0, ret == 0 ? err : NULL) < 0)
+    ret = sp_error_wrap (err, "import `%s`", path);
   if (ret < 0)
     {
       free (layers);
@@ -235,14 +254,14 @@ import_one_layer (struct casfs_store *s, const char *path, bool is_dir, struct c
   struct import_ctx ctx;
   struct image_import im = { 0 };
   cleanup_free struct casfs_digest *layers = NULL;
-  cleanup_close int lock_fd = lock_store_shared (s, err);
   int ret;
 
-  if (lock_fd < 0 || ctx_init (&ctx, s, 0, err) < 0)
+  if (casfs_store_lock (s, false, err) < 0 || ctx_init (&ctx, s, 0, err) < 0)
     return -1;
+  casfs_store_batch_begin (s);
   if (is_dir)
     {
-      single_layer (&im);
+      single_layer (&im, "dir");
       ret = import_dir_into (&ctx, path, im.trees[0], err);
     }
   else
@@ -250,6 +269,8 @@ import_one_layer (struct casfs_store *s, const char *path, bool is_dir, struct c
   if (ret == 0)
     ret = write_layer_trees (&ctx, &im, &layers, err);
   import_pipe_free (ctx.pipe);
+  if (casfs_store_batch_end (s, ret == 0, ret == 0 ? err : NULL) < 0)
+    ret = -1;
   if (ret == 0)
     *tree_out = layers[0];
   image_import_clear (&im);
@@ -267,102 +288,4 @@ casfs_import_layer_archive (struct casfs_store *s, const char *path, struct casf
                             sp_error_t *err)
 {
   return import_one_layer (s, path, false, tree_out, err);
-}
-
-/* ---- STORE/images/<merged hex>.json */
-
-static void
-gen_value (yajl_gen g, yajl_val v)
-{
-  if (YAJL_IS_OBJECT (v))
-    {
-      yajl_gen_map_open (g);
-      for (size_t i = 0; i < YAJL_GET_OBJECT (v)->len; i++)
-        {
-          const char *k = YAJL_GET_OBJECT (v)->keys[i];
-          yajl_gen_string (g, (const unsigned char *) k, strlen (k));
-          gen_value (g, YAJL_GET_OBJECT (v)->values[i]);
-        }
-      yajl_gen_map_close (g);
-    }
-  else if (YAJL_IS_ARRAY (v))
-    {
-      yajl_gen_array_open (g);
-      for (size_t i = 0; i < YAJL_GET_ARRAY (v)->len; i++)
-        gen_value (g, YAJL_GET_ARRAY (v)->values[i]);
-      yajl_gen_array_close (g);
-    }
-  else if (YAJL_IS_STRING (v))
-    {
-      const char *str = v->u.string;
-      yajl_gen_string (g, (const unsigned char *) str, strlen (str));
-    }
-  else if (YAJL_IS_NUMBER (v))
-    yajl_gen_number (g, YAJL_GET_NUMBER (v), strlen (YAJL_GET_NUMBER (v)));
-  else if (YAJL_IS_TRUE (v) || YAJL_IS_FALSE (v))
-    yajl_gen_bool (g, YAJL_IS_TRUE (v));
-  else
-    yajl_gen_null (g);
-}
-
-static void
-gen_str (yajl_gen g, const char *s)
-{
-  yajl_gen_string (g, (const unsigned char *) s, strlen (s));
-}
-
-int
-import_write_image_meta (struct casfs_store *s, const struct casfs_digest *merged, const char *ref,
-                         const struct casfs_digest *layers, size_t n, const char *config_json, sp_error_t *err)
-{
-  char hex[CASFS_DIGEST_HEX_LEN + 1];
-  yajl_gen g = yajl_gen_alloc (NULL);
-  yajl_val config = NULL;
-  const unsigned char *buf;
-  size_t len;
-  cleanup_free char *path = NULL;
-  int ret;
-
-  if (config_json)
-    {
-      char msg[128];
-      config = yajl_tree_parse (config_json, msg, sizeof msg);
-      if (config == NULL || !YAJL_IS_OBJECT (config))
-        {
-          yajl_tree_free (config);
-          yajl_gen_free (g);
-          return sp_error_make (err, EINVAL, "image config is not a JSON object");
-        }
-    }
-  yajl_gen_config (g, yajl_gen_beautify, 1);
-  yajl_gen_map_open (g);
-  casfs_digest_hex (merged, hex);
-  gen_str (g, "tree");
-  gen_str (g, hex);
-  if (ref)
-    {
-      gen_str (g, "ref");
-      gen_str (g, ref);
-    }
-  gen_str (g, "layers");
-  yajl_gen_array_open (g);
-  for (size_t i = 0; i < n; i++)
-    {
-      casfs_digest_hex (&layers[i], hex);
-      gen_str (g, hex);
-    }
-  yajl_gen_array_close (g);
-  if (config)
-    {
-      gen_str (g, "config");
-      gen_value (g, config);
-    }
-  yajl_gen_map_close (g);
-  yajl_gen_get_buf (g, &buf, &len);
-  casfs_digest_hex (merged, hex);
-  path = sp_xasprintf ("%s/images/%s.json", casfs_store_path (s), hex);
-  ret = sp_write_file_atomic (path, buf, len, 0644, err);
-  yajl_gen_free (g);
-  yajl_tree_free (config);
-  return ret < 0 ? sp_error_wrap (err, "write image metadata") : 0;
 }

@@ -3,6 +3,7 @@
 #ifndef SAMEPAGE_CASFS_IMPORT_INTERNAL_H
 #define SAMEPAGE_CASFS_IMPORT_INTERNAL_H
 
+#include <samepage/casfs_images.h>
 #include <samepage/casfs_import.h>
 #include <samepage/casfs_store.h>
 #include <samepage/casfs_tree.h>
@@ -129,8 +130,14 @@ struct image_import
   struct memtree **trees; /* distinct layers as read */
   size_t n_trees;
   size_t *layer_tree; /* layer i (bottom first) is trees[layer_tree[i]] */
+  /* layer i as the manifest describes it (digest, diff_id, media type,
+   * size); the driver fills in .tree once the layer trees are written */
+  struct casfs_image_layer *layer_info;
   size_t n_layers;
-  char *config_json;
+  char *config_json; /* the config blob exactly as read (config_len bytes), or NULL */
+  size_t config_len;
+  char *manifest_digest; /* "sha256:..." of the manifest used, or NULL */
+  const char *source_kind; /* "oci", "oci-archive", "docker-archive", "layer", "dir" */
   char *name; /* the image's own name (ref.name annotation or RepoTags[0]), or NULL */
 };
 int import_oci_dir (struct import_ctx *ctx, const char *dir, const char *platform, struct image_import *out,
@@ -141,10 +148,5 @@ int import_image_tar (struct import_ctx *ctx, const char *path, enum casfs_impor
 /* Whether a file is an image tar (uncompressed tar holding oci-layout/index.json or manifest.json). */
 bool import_tar_is_image (const char *path);
 void image_import_clear (struct image_import *im);
-
-/* Writes STORE/images/<merged hex>.json (ref, layers, config). */
-int import_write_image_meta (struct casfs_store *s, const struct casfs_digest *merged, const char *ref,
-                             const struct casfs_digest *layers, size_t n, const char *config_json,
-                             sp_error_t *err);
 
 #endif

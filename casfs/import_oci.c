@@ -171,7 +171,7 @@ platform_matches (yajl_val desc, const char *platform)
 /* Follows index.json (and nested indexes) to the manifest for `platform`. */
 static int
 select_manifest (const struct image_src *src, yajl_val index, const char *platform, int depth, char **manifest,
-                 char **ref_name, sp_error_t *err)
+                 char **manifest_digest, char **ref_name, sp_error_t *err)
 {
   yajl_val list = jarr (index, "manifests");
   yajl_val chosen = NULL;
@@ -216,11 +216,13 @@ select_manifest (const struct image_src *src, yajl_val index, const char *platfo
       int ret;
       if (parse_json (buf, "nested index", &sub, err) < 0)
         return sp_error_wrap (err, "image `%s`", src->path);
-      ret = select_manifest (src, sub, platform, depth + 1, manifest, ref_name, err);
+      ret = select_manifest (src, sub, platform, depth + 1, manifest, manifest_digest, ref_name, err);
       yajl_tree_free (sub);
       return ret;
     }
   *manifest = steal_pointer (&buf);
+  free (*manifest_digest);
+  *manifest_digest = sp_xstrdup (digest);
   return 0;
 }
 
@@ -234,6 +236,11 @@ struct layer_want
   int64_t size; /* -1: unknown */
   char *label; /* "layer 2 (sha256:...)" for errors */
   ssize_t tree; /* index into image_import.trees, -1 until read */
+  /* for the image record (casfs_image_layer) */
+  char *digest_str; /* "sha256:..." of the blob */
+  char *diff_id; /* "sha256:..." of the uncompressed layer, or NULL */
+  char *media_type; /* or NULL */
+  uint64_t read_size; /* bytes of the blob as read */
 };
 
 static void
@@ -243,6 +250,9 @@ wants_free (struct layer_want *w, size_t n)
     {
       free (w[i].entry);
       free (w[i].label);
+      free (w[i].digest_str);
+      free (w[i].diff_id);
+      free (w[i].media_type);
     }
   free (w);
 }
@@ -252,10 +262,11 @@ static int
 oci_manifest (const struct image_src *src, const char *manifest_buf, struct image_import *out,
               struct layer_want **wants_out, size_t *n_out, sp_error_t *err)
 {
-  yajl_val m;
+  yajl_val m, config = NULL, diff_ids;
   yajl_val layers;
   struct layer_want *wants = NULL;
-  size_t n, len;
+  const char *diff_path[] = { "rootfs", "diff_ids", NULL };
+  size_t n;
   int ret = 0;
 
   if (parse_json (manifest_buf, "manifest", &m, err) < 0)
@@ -267,11 +278,21 @@ oci_manifest (const struct image_src *src, const char *manifest_buf, struct imag
       return sp_error_make (err, EINVAL, "image `%s`: manifest has no `layers` (or more than %d)", src->path,
                             CASFS_IMPORT_LAYERS_MAX);
     }
-  if (read_blob (src, jstr (m, "config", "digest"), &out->config_json, &len, err) < 0)
+  if (read_blob (src, jstr (m, "config", "digest"), &out->config_json, &out->config_len, err) < 0)
     {
       yajl_tree_free (m);
       return sp_error_wrap (err, "config");
     }
+  /* The config is kept for `casfs bundle`: it must at least be an object. */
+  if (parse_json (out->config_json, "config", &config, err) < 0 || !YAJL_IS_OBJECT (config))
+    {
+      if (config)
+        sp_error_make (err, EINVAL, "config: not a JSON object");
+      yajl_tree_free (config);
+      yajl_tree_free (m);
+      return sp_error_wrap (err, "image `%s`", src->path);
+    }
+  diff_ids = yajl_tree_get (config, diff_path, yajl_t_array);
   wants = sp_xmalloc0 ((n ? n : 1) * sizeof (*wants));
   for (size_t i = 0; i < n && ret == 0; i++)
     {
@@ -286,7 +307,12 @@ oci_manifest (const struct image_src *src, const char *manifest_buf, struct imag
       else if (blob_name (digest, &wants[i].digest, &wants[i].entry, err) < 0)
         ret = sp_error_wrap (err, "image `%s`: %s", src->path, wants[i].label);
       wants[i].size = size && YAJL_IS_INTEGER (size) ? YAJL_GET_INTEGER (size) : -1;
+      wants[i].digest_str = digest ? sp_xstrdup (digest) : NULL;
+      wants[i].media_type = media ? sp_xstrdup (media) : NULL;
+      if (diff_ids && i < YAJL_GET_ARRAY (diff_ids)->len && sval (YAJL_GET_ARRAY (diff_ids)->values[i]))
+        wants[i].diff_id = sp_xstrdup (sval (YAJL_GET_ARRAY (diff_ids)->values[i]));
     }
+  yajl_tree_free (config);
   yajl_tree_free (m);
   if (ret < 0)
     {
@@ -313,6 +339,7 @@ verify_layer (const char *image, struct layer_want *w, const struct casfs_digest
   if (w->size >= 0 && (uint64_t) w->size != size)
     return sp_error_make (err, EINVAL, "image `%s`: %s: size %llu, manifest says %lld", image, w->label,
                           (unsigned long long) size, (long long) w->size);
+  w->read_size = size;
   return 0;
 }
 
@@ -321,8 +348,15 @@ take_trees (struct image_import *out, struct layer_want *wants, size_t n)
 {
   out->n_layers = n;
   out->layer_tree = sp_xmalloc0 ((n ? n : 1) * sizeof (*out->layer_tree));
+  out->layer_info = sp_xmalloc0 ((n ? n : 1) * sizeof (*out->layer_info));
   for (size_t i = 0; i < n; i++)
-    out->layer_tree[i] = (size_t) wants[i].tree;
+    {
+      out->layer_tree[i] = (size_t) wants[i].tree;
+      out->layer_info[i].digest = steal_pointer (&wants[i].digest_str);
+      out->layer_info[i].diff_id = steal_pointer (&wants[i].diff_id);
+      out->layer_info[i].media_type = steal_pointer (&wants[i].media_type);
+      out->layer_info[i].size = wants[i].read_size;
+    }
 }
 
 static ssize_t
@@ -352,7 +386,8 @@ import_oci_dir (struct import_ctx *ctx, const char *dir, const char *platform, s
     return sp_error_wrap (err, "image `%s`", dir);
   if (parse_json (index_buf, "index.json", &index, err) < 0)
     return sp_error_wrap (err, "image `%s`", dir);
-  ret = select_manifest (&src, index, platform, 0, &manifest, &out->name, err);
+  out->source_kind = "oci";
+  ret = select_manifest (&src, index, platform, 0, &manifest, &out->manifest_digest, &out->name, err);
   yajl_tree_free (index);
   if (ret < 0 || oci_manifest (&src, manifest, out, &wants, &n, err) < 0)
     return -1;
@@ -363,7 +398,10 @@ import_oci_dir (struct import_ctx *ctx, const char *dir, const char *platform, s
       cleanup_close int fd = -1;
       for (size_t j = 0; j < i; j++)
         if (strcmp (wants[j].entry, wants[i].entry) == 0)
-          wants[i].tree = wants[j].tree;
+          {
+            wants[i].tree = wants[j].tree;
+            wants[i].read_size = wants[j].read_size;
+          }
       if (wants[i].tree >= 0)
         continue;
       fd = open_beneath (root, wants[i].entry, err);
@@ -531,7 +569,7 @@ docker_manifest (const struct image_src *src, const char *want_name, struct imag
   const char *config = jstr (img, "Config", NULL);
   cleanup_free char *cfg_norm = NULL;
   if (layers == NULL || config == NULL || (n = YAJL_GET_ARRAY (layers)->len) > CASFS_IMPORT_LAYERS_MAX
-      || casfs_path_normalize (config, &cfg_norm, err) < 0 || read_named (src, cfg_norm, &out->config_json, &len, err) < 0)
+      || casfs_path_normalize (config, &cfg_norm, err) < 0 || read_named (src, cfg_norm, &out->config_json, &out->config_len, err) < 0)
     {
       sp_error_release (err);
       yajl_tree_free (m);
@@ -546,7 +584,7 @@ docker_manifest (const struct image_src *src, const char *want_name, struct imag
     snprintf (hex, sizeof hex, "%s", base);
     if (casfs_digest_parse (hex, &want, NULL) == 0)
       {
-        casfs_digest_of (out->config_json, len, &got);
+        casfs_digest_of (out->config_json, out->config_len, &got);
         if (memcmp (want.b, got.b, CASFS_DIGEST_LEN) != 0)
           {
             yajl_tree_free (m);
@@ -585,6 +623,9 @@ docker_manifest (const struct image_src *src, const char *want_name, struct imag
           ret = sp_error_wrap (err, "image `%s`: diff_id of %s", src->path, wants[i].label);
           break;
         }
+      /* uncompressed: the blob's digest is its diff_id */
+      wants[i].digest_str = sp_xstrdup (sval (id));
+      wants[i].diff_id = sp_xstrdup (sval (id));
       base = strrchr (wants[i].entry, '/') ? strrchr (wants[i].entry, '/') + 1 : wants[i].entry;
       snprintf (hex, sizeof hex, "%s", base);
       wants[i].has_alt = sp_str_has_prefix (wants[i].entry, "blobs/sha256/")
@@ -674,19 +715,23 @@ import_image_tar (struct import_ctx *ctx, const char *path, enum casfs_import_ki
         kind = oci ? CASFS_IMPORT_OCI : docker ? CASFS_IMPORT_DOCKER : CASFS_IMPORT_AUTO;
       if (kind == CASFS_IMPORT_OCI && oci)
         {
+          out->source_kind = "oci-archive";
           cleanup_free char *manifest = NULL;
           yajl_val index;
           ret = parse_json (small_file (&src, "index.json")->data, "index.json", &index, err);
           if (ret == 0)
             {
-              ret = select_manifest (&src, index, platform, 0, &manifest, &out->name, err);
+              ret = select_manifest (&src, index, platform, 0, &manifest, &out->manifest_digest, &out->name, err);
               yajl_tree_free (index);
             }
           if (ret == 0)
             ret = oci_manifest (&src, manifest, out, &wants, &n, err);
         }
       else if (kind == CASFS_IMPORT_DOCKER && docker)
-        ret = docker_manifest (&src, want_name, out, &wants, &n, err);
+        {
+          out->source_kind = "docker-archive";
+          ret = docker_manifest (&src, want_name, out, &wants, &n, err);
+        }
       else
         ret = sp_error_make (err, EINVAL, "archive `%s` is not an %s image archive (no %s)", path,
                              kind == CASFS_IMPORT_DOCKER ? "docker" : "OCI",
@@ -713,6 +758,14 @@ image_import_clear (struct image_import *im)
     memtree_free (im->trees[i]);
   free (im->trees);
   free (im->layer_tree);
+  for (size_t i = 0; im->layer_info && i < im->n_layers; i++)
+    {
+      free (im->layer_info[i].digest);
+      free (im->layer_info[i].diff_id);
+      free (im->layer_info[i].media_type);
+    }
+  free (im->layer_info);
+  free (im->manifest_digest);
   free (im->config_json);
   free (im->name);
   memset (im, 0, sizeof (*im));

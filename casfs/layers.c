@@ -446,7 +446,8 @@ write_dir (struct casfs_store *s, struct mnode *dir, bool merged, struct link_ma
             {
               /* Layer form: markers for stacking (the merged tree has none). */
               extra = sp_xmalloc0 ((e->n_xattrs + 2) * sizeof (*extra));
-              memcpy (extra, e->xattrs, e->n_xattrs * sizeof (*extra));
+              if (e->n_xattrs)
+                memcpy (extra, e->xattrs, e->n_xattrs * sizeof (*extra));
               if (k->is_opaque)
                 extra[e->n_xattrs++] = (struct casfs_xattr) { (char *) OVERLAY_OPAQUE_XATTR, (uint8_t *) "y", 1 };
               if (k->is_implicit)

@@ -1,5 +1,6 @@
 /* The content-addressed store: layout, objects, trees, refs (docs/store-format.md). */
-#include <samepage/casfs_store.h>
+#include "store_internal.h"
+
 #include <samepage/cleanup.h>
 #include <samepage/util.h>
 
@@ -14,17 +15,6 @@
 #include <unistd.h>
 
 #define STORE_FORMAT "casfs-store 1\n"
-
-struct casfs_store
-{
-  char *path;
-  int root_fd;
-  int objects_fd;
-  int trees_fd;
-  int refs_fd;
-  int tmp_fd;
-  int lock_fd; /* STORE/lock, opened on first casfs_store_lock */
-};
 
 static const struct
 {
@@ -90,6 +80,7 @@ casfs_store_open (const char *path, bool create, struct casfs_store **out, sp_er
     return sp_error_wrap (err, "create store `%s`", path);
   s = sp_xmalloc0 (sizeof (*s));
   s->root_fd = s->objects_fd = s->trees_fd = s->refs_fd = s->tmp_fd = s->lock_fd = -1;
+  pthread_mutex_init (&s->batch_lock, NULL);
   s->path = sp_xstrdup (path);
   s->root_fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (s->root_fd < 0)
@@ -128,6 +119,8 @@ casfs_store_close (struct casfs_store *s)
 {
   if (s == NULL)
     return;
+  store_batch_drop (s);
+  pthread_mutex_destroy (&s->batch_lock);
   sp_closep (&s->root_fd);
   sp_closep (&s->objects_fd);
   sp_closep (&s->trees_fd);
@@ -214,15 +207,11 @@ casfs_store_has_object (struct casfs_store *s, const struct casfs_digest *d)
   return faccessat (s->objects_fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-/* Makes an anonymous temp file in tmp/ visible as dirfd/rel, durably.
- * Returns 1 if linked, 0 if rel already existed (same content by name). */
-static int
-link_tmpfile (int fd, int dirfd, const char *rel, const char *what, sp_error_t *err)
+int
+store_link_tmpfile (int fd, int dirfd, const char *rel, const char *what, sp_error_t *err)
 {
   char proc[64];
 
-  if (fsync (fd) < 0)
-    return sp_error_errno (err, "fsync new %s", what);
   snprintf (proc, sizeof proc, "/proc/self/fd/%d", fd);
   if (linkat (AT_FDCWD, proc, dirfd, rel, AT_SYMLINK_FOLLOW) < 0)
     {
@@ -283,7 +272,7 @@ casfs_object_writer_commit (struct casfs_object_writer *w, struct casfs_digest *
   rel = casfs_object_relpath (out);
   if (faccessat (w->store->objects_fd, rel, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
     return 0; /* stored already: the temp file disappears on free */
-  return link_tmpfile (w->fd, w->store->objects_fd, rel, "object", err);
+  return store_publish (w->store, &w->fd, false, out, rel, err);
 }
 
 void
@@ -350,7 +339,7 @@ casfs_store_write_tree (struct casfs_store *s, struct casfs_tree *t, struct casf
     return sp_error_errno (err, "create temp file in `%s/tmp`", s->path);
   if (sp_write_all (fd, buf, len) < 0)
     return sp_error_errno (err, "write tree");
-  return link_tmpfile (fd, s->trees_fd, rel, "tree", err);
+  return store_publish (s, &fd, true, out, rel, err);
 }
 
 /* Ref names are kept readable on disk: '/' becomes "%2F", '%' "%25", and a
@@ -502,7 +491,10 @@ casfs_store_write_ref (struct casfs_store *s, const char *name, const struct cas
 
   if (check_ref_name (name, err) < 0)
     return -1;
-  /* Everything the ref points to must be on disk before the ref is. */
+  /* Everything the ref points to must be on disk before the ref is: the
+   * batch (its data synced, then linked), then those links. */
+  if (casfs_store_flush (s, err) < 0)
+    return -1;
   if (syncfs (s->root_fd) < 0)
     return sp_error_errno (err, "syncfs store `%s`", s->path);
   casfs_digest_hex (&ref->tree, tree);

@@ -76,6 +76,12 @@ sp_log_close (void)
   sp_closep (&log_fd);
 }
 
+void
+sp_log_forget (void)
+{
+  log_fd = -1;
+}
+
 char *
 sp_json_escape (const char *s)
 {
@@ -150,7 +156,10 @@ sp_log (enum sp_log_level level, const char *fmt, ...)
   if (n < 0)
     return;
 
-  if (to_stderr || log_fd < 0)
+  /* With a log file, only errors also go to stderr: engines pass the
+   * container's own stderr to the runtime, and warnings there would show up
+   * as the container's output. */
+  if (log_fd < 0 || (to_stderr && level == SP_LOG_ERROR))
     {
       if (asprintf (&line, "%s: %s%s\n", program,
                     level == SP_LOG_ERROR ? "" : level == SP_LOG_WARNING ? "warning: " : level == SP_LOG_DEBUG ? "debug: " : "",

@@ -16,6 +16,7 @@ int casfs_cmd_stats (struct casfs_globals *g, int argc, char **argv);
 int casfs_cmd_import (struct casfs_globals *g, int argc, char **argv);
 int casfs_cmd_mount (struct casfs_globals *g, int argc, char **argv);
 int casfs_cmd_umount (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_bundle (struct casfs_globals *g, int argc, char **argv);
 
 const struct casfs_verb casfs_verbs[] = {
   { "import", casfs_cmd_import, "[--ref NAME] [--platform OS/ARCH] [--type KIND] PATH",
@@ -32,5 +33,6 @@ const struct casfs_verb casfs_verbs[] = {
   { "mount", casfs_cmd_mount, "[-f] [OPTIONS] [MOUNTPOINT]",
     "serve the read-only FUSE view (default /run/samepage/casfs)" },
   { "umount", casfs_cmd_umount, "[-f|--force] [-l|--lazy] [MOUNTPOINT]", "unmount the view, stop its daemon" },
+  { "bundle", casfs_cmd_bundle, "[--store DIR] REF DIR [-- ARGS...]", "write an OCI bundle (config.json, rootfs/)" },
   { NULL, NULL, NULL, NULL },
 };

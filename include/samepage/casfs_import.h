@@ -92,12 +92,18 @@ struct casfs_import_result
   struct casfs_import_stats stats;
 };
 
-/* Imports `path` (any kind above); on success the ref (if any) is set last. */
+/* Imports `path` (any kind above).  Takes the store lock shared
+ * (casfs_store_lock) and leaves it held: the caller releases it with
+ * casfs_store_unlock or casfs_store_close.  On success with a ref (opts->ref
+ * or the image's own name) the image record (casfs_images.h: source,
+ * manifest and config digests, per layer digest, diff_id, media type, size
+ * and tree) and the ref are committed last with casfs_image_commit. */
 int casfs_import (struct casfs_store *s, const char *path, const struct casfs_import_options *opts,
                   struct casfs_import_result *out, sp_error_t *err);
 void casfs_import_result_clear (struct casfs_import_result *r);
 
-/* One extracted layer directory -> one layer tree (whiteouts kept in overlay
+/* These two take the store lock shared like casfs_import.
+ * One extracted layer directory -> one layer tree (whiteouts kept in overlay
  * form: 0/0 character devices, trusted.overlay.opaque=y).  Sets no ref. */
 int casfs_import_dir (struct casfs_store *s, const char *dir, struct casfs_digest *tree_out, sp_error_t *err);
 /* One layer tarball -> one layer tree.  Sets no ref. */

@@ -10,8 +10,8 @@
  *   STORE/lock                 flock: shared by importers, exclusive by gc
  *   STORE/quarantine/          objects and trees fsck --repair found corrupt
  *
- * Every write goes to tmp/, is fsync'd, renamed into place, and the directory
- * fsync'd: a crash leaves either nothing or a complete object. */
+ * Every write goes to tmp/, is made durable (fsync, or one syncfs per batch)
+ * before it gets its name: a crash leaves either nothing or a complete object. */
 #ifndef SAMEPAGE_CASFS_STORE_H
 #define SAMEPAGE_CASFS_STORE_H
 
@@ -69,6 +69,18 @@ void casfs_object_writer_free (struct casfs_object_writer *w);
 /* Stores a whole buffer as an object. */
 int casfs_store_write_object (struct casfs_store *s, const void *data, size_t len, struct casfs_digest *out,
                               sp_error_t *err);
+
+/* Batch mode, for bulk writers (casfs import): new objects and trees are
+ * not fsync'd one by one.  They stay anonymous temp files until a flush
+ * (casfs_store_flush, casfs_store_batch_end, any ref write, or a full
+ * batch) makes all their data durable with one syncfs and only then links
+ * them under their names, so a crash never leaves a name with incomplete
+ * content.  Until flushed they are invisible, also to casfs_store_read_tree
+ * and casfs_store_has_object.  Writers may be threads. */
+void casfs_store_batch_begin (struct casfs_store *s);
+int casfs_store_flush (struct casfs_store *s, sp_error_t *err);
+/* Leaves batch mode: keep flushes what is pending, !keep drops it. */
+int casfs_store_batch_end (struct casfs_store *s, bool keep, sp_error_t *err);
 
 /* A ref names a tree and, when it came from an image, its image record. */
 struct casfs_ref

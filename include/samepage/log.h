@@ -30,6 +30,9 @@ bool sp_log_debug_enabled (void);
 /* Whether messages also go to stderr (default yes). */
 void sp_log_set_stderr (bool on);
 void sp_log_close (void);
+/* In a forked child that closes or reuses inherited fds: forget the log file
+ * without closing its fd (the number may belong to something else now). */
+void sp_log_forget (void);
 
 void sp_log (enum sp_log_level level, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 #define sp_error_log(...) sp_log (SP_LOG_ERROR, __VA_ARGS__)

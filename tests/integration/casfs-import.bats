@@ -12,6 +12,25 @@ setup_file() {
 }
 
 dump() { python3 "$DATA/casfs_tree.py" dump "$@"; }
+# fsck finds nothing wrong, stats and du read every image, gc keeps everything
+# a ref reaches (the record, its config object and layer trees).
+store_checks() {
+  local S=$1 before after
+  run "$CASFS" --store "$S" fsck
+  echo "$output"
+  [ "$status" -eq 0 ]
+  run "$CASFS" --store "$S" stats --json
+  [ "$status" -eq 0 ]
+  jq -e '.store.images >= 1 and .store.problems == 0' <<<"$output" >/dev/null
+  run "$CASFS" --store "$S" du
+  [ "$status" -eq 0 ]
+  before=$(cd "$S" && find objects trees images refs -type f | sort)
+  run "$CASFS" --store "$S" gc
+  echo "$output"
+  [ "$status" -eq 0 ]
+  after=$(cd "$S" && find objects trees images refs -type f | sort)
+  [ "$before" = "$after" ]
+}
 verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
 
 @test "OCI layout: three layers stack with whiteouts, opaque dir, hardlinks, devices, setuid, xattrs" {
@@ -35,9 +54,13 @@ verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
   grep -qP 'home/u/y\t-\tlink=1/2' "$BATS_TEST_TMPDIR/d"
   grep -qP '\tvar/lib/more\t' "$BATS_TEST_TMPDIR/d"                        # "./var//lib/./more"
   grep -qP '^d\t0755\t0\t0\t1700000000\t0\t-\tbin\t' "$BATS_TEST_TMPDIR/d" # implicit parent keeps lower metadata
-  # image metadata: config and the three layer trees
+  # the image record (docs/store-format.md): the ref names tree and record
   tree=$(grep -oE '^[0-9a-f]{64}' <<<"$output")
-  python3 -c "import json,sys; m=json.load(open(sys.argv[1])); assert len(m['layers'])==3 and m['config']['os']=='linux' and m['ref']=='img'" "$S/images/$tree.json"
+  [ "$(sed -n 1p "$S/refs/img")" = "$tree" ]
+  rec=$(sed -n 's/^image //p' "$S/refs/img")
+  [ -n "$rec" ] && [ "$(sha256sum < "$S/images/$rec.json" | cut -c1-64)" = "$rec" ]
+  python3 "$DATA/check_record.py" "$S" "$rec" "$tree" "$WORK/img/oci" "oci:$WORK/img/oci"
+  store_checks "$S"
   verify "$S"
 }
 
@@ -59,6 +82,13 @@ verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
     got=$("$CASFS" --store "$S" import -q --ref "$f" "$BATS_TEST_TMPDIR/$f" | cut -f1)
     [ "$got" = "$want" ]
   done
+  # a layer's record: the blob's digest and size, no config
+  rec=$(sed -n 's/^image //p' "$S/refs/l.tar.gz")
+  jq -e --arg d "sha256:$(sha256sum < "$BATS_TEST_TMPDIR/l.tar.gz" | cut -c1-64)" \
+     --arg src "layer:$BATS_TEST_TMPDIR/l.tar.gz" --argjson size "$(stat -c %s "$BATS_TEST_TMPDIR/l.tar.gz")" \
+     '.source == $src and (.layers | length) == 1 and .layers[0].digest == $d and .layers[0].size == $size and (has("config_digest") | not)' \
+     "$S/images/$rec.json"
+  store_checks "$S"
   verify "$S"
 }
 
@@ -106,6 +136,7 @@ verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
   run "$CASFS" --store "$S" import "$Z/img2/img2.tar"
   [ "$status" -eq 0 ]
   [[ "$output" =~ ,\ 0\.[0-9]\ MiB\ new ]]
+  store_checks "$S"
   verify "$S"
 }
 
@@ -143,6 +174,9 @@ verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
   grep -qP '\tetc/new\t' "$BATS_TEST_TMPDIR/d"
   ! grep -qP '\tetc/passwd\t' "$BATS_TEST_TMPDIR/d"
   ! grep -q overlay "$BATS_TEST_TMPDIR/d"
+  rec=$(sed -n 's/^image //p' "$S/refs/upper")
+  jq -e --arg src "dir:$D" '.source == $src and (.layers | length) == 1' "$S/images/$rec.json"
+  store_checks "$S"
 }
 
 @test "crash: SIGKILL at random points leaves no partial object, tree or ref" {
@@ -171,5 +205,62 @@ verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
   b=$("$CASFS" --store "$S" import -q --ref dir --type dir "$R" | cut -f1)
   [ -n "$a" ]
   dump "$S" "$a" | wc -l
+  store_checks "$S"
+  verify "$S"
+}
+
+@test "round trip: import a real tree, export it, import the export: the same tree digest" {
+  S="$BATS_TEST_TMPDIR/s"
+  R="$BATS_TEST_TMPDIR/root"
+  mkdir -p "$R/bin" "$R/dev" "$R/etc" "$R/home/u" "$R/empty"
+  printf 'tool binary\n' > "$R/bin/tool"
+  chmod 4755 "$R/bin/tool"                                   # setuid
+  ln "$R/bin/tool" "$R/bin/tool-hard"                        # hardlink
+  printf 'ping\n' > "$R/bin/ping"
+  ln -s tool "$R/bin/link"                                   # symlink
+  ln -s /etc/nowhere "$R/etc/dangling"
+  printf 'x\n' > "$R/home/u/x"
+  ln "$R/home/u/x" "$R/etc/x-again"                          # hardlink across directories
+  chmod 1777 "$R/empty"                                       # sticky
+  chown -h 1000:1001 "$R/home/u" "$R/home/u/x" "$R/etc/dangling"
+  mknod "$R/dev/null" c 1 3 2>/dev/null || skip "mknod needs CAP_MKNOD"
+  mknod "$R/dev/sda" b 8 0
+  mkfifo "$R/dev/fifo"
+  # security.capability (v2: cap_net_raw permitted+effective) and a user xattr
+  python3 -c '
+import os, struct, sys
+os.setxattr(sys.argv[1] + "/bin/ping", "security.capability", struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0))
+os.setxattr(sys.argv[1] + "/etc", "user.note", b"hello\x00world")' "$R" 2>/dev/null ||
+    skip "the filesystem under $BATS_TEST_TMPDIR takes no security.capability or user xattrs"
+  find "$R" -mindepth 1 -exec touch -h -d '2023-11-14 22:13:20.123456789' {} +   # ns mtimes
+  touch -h -d '2001-02-03 04:05:06.000000007' "$R/bin/link" "$R/dev/fifo"
+  tar -C "$R" --numeric-owner --xattrs --xattrs-include='*' --format=posix -cf "$BATS_TEST_TMPDIR/img.tar" .
+
+  a=$("$CASFS" --store "$S" import -q --ref orig "$BATS_TEST_TMPDIR/img.tar" | cut -f1)
+  d=$("$CASFS" --store "$S" import -q --ref dir --type dir "$R" | cut -f1)
+  "$CASFS" --store "$S" ls --dump orig > "$BATS_TEST_TMPDIR/orig.dump"
+  cat "$BATS_TEST_TMPDIR/orig.dump"
+  # the import saw everything the tree has (PATH TYPE MODE UID GID SIZE MTIME RDEV NLINK/ID DIGEST TARGET XATTRS)
+  has() { grep -qE "$1" "$BATS_TEST_TMPDIR/orig.dump" || { echo "missing: $1"; false; }; }
+  has '^/bin/tool reg 4755 0 0 12 1700000000\.123456789 - 2/1 [0-9a-f]{64} -$'
+  has '^/bin/tool-hard reg 4755 0 0 12 1700000000\.123456789 - 2/1 '
+  has '^/etc/x-again reg 0644 1000 1001 2 1700000000\.123456789 - 2/2 '
+  has '^/home/u/x reg 0644 1000 1001 2 1700000000\.123456789 - 2/2 '
+  has '^/bin/ping reg 0644 .* - security\.capability=\\x01\\x00\\x00\\x02\\x00\\x20\\x00'
+  has '^/etc dir 0755 .* user\.note=hello\\x00world$'
+  has '^/dev/null chr 0644 0 0 0 1700000000\.123456789 1:3 1/0 - -$'
+  has '^/dev/sda blk 0644 0 0 0 1700000000\.123456789 8:0 1/0 - -$'
+  has '^/dev/fifo fifo 0644 0 0 0 981173106\.000000007 - 1/0 - -$'
+  has '^/bin/link lnk 0777 0 0 4 981173106\.000000007 - 1/0 - tool$'
+  has '^/etc/dangling lnk 0777 1000 1001 12 1700000000\.123456789 - 1/0 - /etc/nowhere$'
+  has '^/empty dir 1777 '
+  # the directory and its tarball import alike
+  [ "$a" = "$d" ]
+
+  "$CASFS" --store "$S" export orig "$BATS_TEST_TMPDIR/out.tar"
+  b=$("$CASFS" --store "$S" import -q --ref r2 "$BATS_TEST_TMPDIR/out.tar" | cut -f1)
+  "$CASFS" --store "$S" ls --dump r2 | tail -n +2 | diff -u <(tail -n +2 "$BATS_TEST_TMPDIR/orig.dump") -
+  [ -n "$a" ] && [ "$a" = "$b" ]
+  store_checks "$S"
   verify "$S"
 }

@@ -203,3 +203,13 @@ PY
   run "$CASFS" gc extra
   [ "$status" -eq 2 ]
 }
+
+@test "fsck: a ref whose image record names another tree is a problem" {
+  a="$STORE/refs/img%2Fa:1"
+  b=$(sed -n 1p "$STORE/refs/img%2Fb:1")
+  printf '%s\n%s\n' "$b" "$(sed -n 2p "$a")" > "$a"
+  run "$CASFS" fsck
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"ref \`img/a:1\`: its image record is for another tree"* ]]
+}

@@ -38,11 +38,11 @@ run_sleeper() {
 @test "podman uses RUNTIME (info and conmon -r)" {
   run podman info --format '{{.Host.OCIRuntime.Path}}'
   [ "$status" -eq 0 ]
-  [ "$output" = "$RUNTIME" ] || fail "podman info names '$output', expected $RUNTIME"
+  [ "$output" = "$PODMAN_RUNTIME_PATH" ] || fail "podman info names '$output', expected $PODMAN_RUNTIME_PATH"
   id=$(run_sleeper)
   run live_procs_matching "-c $id"
   echo "$output"
-  [[ "$output" == *conmon*" -r $RUNTIME "* ]] || fail "conmon for $id does not run $RUNTIME"
+  [[ "$output" == *conmon*" -r $PODMAN_RUNTIME_PATH "* ]] || fail "conmon for $id does not run $PODMAN_RUNTIME_PATH"
   podman rm -f -t 0 "$id"
 }
 

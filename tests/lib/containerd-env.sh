@@ -53,7 +53,7 @@ ctd_write_wrapper() {   # path route
   cat >"$path" <<EOF
 #!/bin/sh
 echo "$route \$*" >>"$CTD_WORK/runtime-calls.log"
-exec "$RUNTIME" "\$@"
+${CTD_SAMEPAGE_CONF:+SAMEPAGE_CONF=$CTD_SAMEPAGE_CONF }exec "$RUNTIME" "\$@"
 EOF
   chmod 0755 "$path"
 }
@@ -65,6 +65,11 @@ containerd_env_setup() {
   source "$lib/busybox-bundle.sh"
   [ -n "${RUNTIME:-}" ] && [ -x "$RUNTIME" ] || { echo "containerd-env: RUNTIME '${RUNTIME:-}' is not an executable" >&2; return 1; }
   CTD_WORK=$(mktemp -d /var/tmp/sp-ctd.XXXXXX) || return 1
+  # shellcheck source=tests/lib/samepage-conf.sh
+  source "$lib/samepage-conf.sh"
+  samepage_conf_wrap "$CTD_WORK"
+  CTD_SAMEPAGE_CONF=
+  [ "$SAMEPAGE_WRAPPED" = "$RUNTIME" ] || CTD_SAMEPAGE_CONF=$CTD_WORK/samepage.conf
   # Host dirs containerd and its shims create on first use (shim sockets, fifos, the default
   # runc root): teardown removes those that did not exist before, if empty.
   local d
@@ -150,6 +155,7 @@ containerd_env_teardown() {
     for m in $(ctd_mounts); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
     [ -z "$(ctd_mounts)" ] && break
   done
+  samepage_conf_cleanup "$CTD_WORK"
   rm -rf "$CTD_WORK"
   # containerd leaves the namespace's parent cgroup (cgroupsPath /<ns>/<id>); drop it if empty.
   for m in /sys/fs/cgroup/*/"$CTD_NS" /sys/fs/cgroup/"$CTD_NS" ${CTD_NEW_HOST_DIRS:-}; do

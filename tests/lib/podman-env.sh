@@ -39,6 +39,11 @@ podman_env_setup() {
   done
   export PODMAN_NEW_HOST_DIRS
   mkdir -p "$PODMAN_WORK"/{root,runroot,tmp,net,conf}
+  # shellcheck source=tests/lib/samepage-conf.sh
+  source "$lib/samepage-conf.sh"
+  samepage_conf_wrap "$PODMAN_WORK"
+  PODMAN_RUNTIME_PATH=$SAMEPAGE_WRAPPED
+  export PODMAN_RUNTIME_PATH
   cat >"$PODMAN_WORK/conf/containers.conf" <<EOF
 [containers]
 netns = "none"
@@ -58,7 +63,7 @@ runtime = "$name"
 runtime_supports_json = ["crun", "runc", "kata", "runsc", "krun", "samepage", "$name"]
 
 [engine.runtimes]
-$name = ["$RUNTIME"]
+$name = ["$PODMAN_RUNTIME_PATH"]
 EOF
   cat >"$PODMAN_WORK/conf/storage.conf" <<EOF
 [storage]
@@ -93,6 +98,7 @@ podman_env_teardown() {
     for m in $(podman_env_mounts all); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
     [ -z "$(podman_env_mounts all)" ] && break
   done
+  samepage_conf_cleanup "$PODMAN_WORK"
   rm -rf "$PODMAN_WORK"
   for m in ${PODMAN_NEW_HOST_DIRS:-}; do
     [ -d "$m" ] && rmdir "$m" 2>/dev/null

@@ -17,6 +17,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -531,6 +532,69 @@ test_malformed_root_stops_gc (void **state)
   remove_tmpdir (dir);
 }
 
+/* Batch mode: nothing is named before the flush; duplicates inside a batch
+ * are stored once; a dropped batch leaves no trace. */
+static void
+test_batch_names_only_after_flush (void **state)
+{
+  char *dir = make_tmpdir ();
+  cleanup_store struct casfs_store *s = NULL;
+  cleanup_free char *tmp = sp_xasprintf ("%s/tmp", dir);
+  struct casfs_tree t = { 0 };
+  struct casfs_digest a, a2, b, tree;
+  struct casfs_entry *e;
+  sp_error_t err = NULL;
+  DIR *d;
+  int n = 0;
+
+  fail_on (casfs_store_open (dir, true, &s, &err), &err);
+  casfs_store_batch_begin (s);
+  assert_int_equal (casfs_store_write_object (s, "alpha", 5, &a, &err), 1);
+  assert_int_equal (casfs_store_write_object (s, "alpha", 5, &a2, &err), 0); /* pending already */
+  assert_memory_equal (a.b, a2.b, CASFS_DIGEST_LEN);
+  e = add (&t, "f", S_IFREG | 0644);
+  e->digest = a;
+  e->size = 5;
+  assert_int_equal (casfs_store_write_tree (s, &t, &tree, &err), 1);
+  assert_false (casfs_store_has_object (s, &a));
+  {
+    cleanup_tree struct casfs_tree *r = NULL;
+    assert_int_equal (casfs_store_read_tree (s, &tree, &r, &err), -1); /* not named yet */
+    sp_error_release (&err);
+  }
+  fail_on (casfs_store_flush (s, &err), &err);
+  assert_true (casfs_store_has_object (s, &a));
+  {
+    cleanup_tree struct casfs_tree *r = NULL;
+    fail_on (casfs_store_read_tree (s, &tree, &r, &err), &err);
+    assert_int_equal (r->n, 1);
+  }
+  {
+    cleanup_close int fd = casfs_store_open_object (s, &a, 0, &err);
+    cleanup_free char *buf = NULL;
+    assert_true (fd >= 0);
+    fail_on (sp_read_fd (fd, &buf, NULL, &err), &err);
+    assert_string_equal (buf, "alpha");
+  }
+  /* a dropped batch names nothing and leaves tmp/ empty */
+  assert_int_equal (casfs_store_write_object (s, "beta", 4, &b, &err), 1);
+  fail_on (casfs_store_batch_end (s, false, &err), &err);
+  assert_false (casfs_store_has_object (s, &b));
+  d = opendir (tmp);
+  assert_non_null (d);
+  for (struct dirent *de; (de = readdir (d));)
+    n += de->d_name[0] != '.';
+  closedir (d);
+  assert_int_equal (n, 0);
+  /* out of batch mode: written and named at once */
+  assert_int_equal (casfs_store_write_object (s, "beta", 4, &b, &err), 1);
+  assert_true (casfs_store_has_object (s, &b));
+  for (size_t i = 0; i < t.n; i++)
+    casfs_entry_clear (&t.entries[i]);
+  free (t.entries);
+  remove_tmpdir (dir);
+}
+
 static void
 test_lock_excludes_gc (void **state)
 {
@@ -821,6 +885,7 @@ main (int argc, char **argv)
     cmocka_unit_test (test_fsck),
     cmocka_unit_test (test_stats_exact),
     cmocka_unit_test (test_export_tar),
+    cmocka_unit_test (test_batch_names_only_after_flush),
   };
 
   if (argc == 3 && strcmp (argv[1], "--make-store") == 0)

@@ -55,7 +55,7 @@ def resolve(store, name):
         return h
     esc = "".join("%%%02X" % ord(c) if c in "/%" or (i == 0 and c == ".") else c for i, c in enumerate(name))
     with open(os.path.join(store, "refs", esc)) as f:
-        return f.read().strip()
+        return f.readline().strip()  # line 2, if any, names the image record
 
 
 def type_char(mode):
@@ -99,7 +99,7 @@ def verify(store):
         if ".tmp." in ref or ref.startswith("."):
             continue
         with open(os.path.join(store, "refs", ref)) as f:
-            stack = [f.read().strip()]
+            stack = [f.readline().strip()]
         while stack:
             for e in read_tree(store, stack.pop()):
                 if stat.S_ISDIR(e["mode"]):

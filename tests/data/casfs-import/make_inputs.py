@@ -9,6 +9,11 @@
                                   xattrs) in OUTDIR/oci, its tar OUTDIR/oci.tar,
                                   a two-platform index in OUTDIR/multi
   make_inputs.py big OUTDIR MB    one gzip layer of about MB MiB (crash tests)
+  make_inputs.py app OUTDIR BUSYBOX
+                                  an OCI layout OUTDIR/oci of a runnable image
+                                  (static BUSYBOX, users, groups) whose config
+                                  sets User, Env, Entrypoint, Cmd, WorkingDir
+                                  (casfs bundle tests)
 """
 import gzip, hashlib, io, json, os, random, sys, tarfile
 
@@ -158,7 +163,7 @@ def blob(out, data):
     return {"digest": "sha256:" + d, "size": len(data)}
 
 
-def oci_layout(out, layers, platforms=(("linux", "amd64"),), name="test:latest"):
+def oci_layout(out, layers, platforms=(("linux", "amd64"),), name="test:latest", process=None):
     os.makedirs(out, exist_ok=True)
     write(os.path.join(out, "oci-layout"), b'{"imageLayoutVersion": "1.0.0"}')
     manifests = []
@@ -171,7 +176,8 @@ def oci_layout(out, layers, platforms=(("linux", "amd64"),), name="test:latest")
             d = blob(out, comp)
             d["mediaType"] = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if i % 2 == 0 else "")
             descs.append(d)
-        config = {"architecture": arch, "os": os_, "config": {"Cmd": ["/bin/sh"], "Env": ["A=" + arch]},
+        config = {"architecture": arch, "os": os_,
+                  "config": process or {"Cmd": ["/bin/sh"], "Env": ["A=" + arch]},
                   "rootfs": {"type": "layers", "diff_ids": diff_ids}}
         c = blob(out, json.dumps(config).encode())
         c["mediaType"] = "application/vnd.oci.image.config.v1+json"
@@ -213,6 +219,29 @@ def big(out, mib):
         f.write(tar_bytes(build))
 
 
+def app(out, busybox):
+    with open(busybox, "rb") as f:
+        bb = f.read()
+    def build(tf):
+        add(tf, "bin", kind=tarfile.DIRTYPE, mode=0o755)
+        add(tf, "bin/busybox", bb, mode=0o755)
+        for tool in ("sh", "id", "cat", "pwd", "echo", "env"):
+            add(tf, "bin/" + tool, kind=tarfile.SYMTYPE, linkname="busybox", mode=0o777)
+        add(tf, "usr/share/base/passwd",
+            b"root:x:0:0:root:/root:/bin/sh\n# a comment\napp:x:1000:1000::/home/app:/bin/sh\n"
+            b"bob:x:1001:100::/home/bob:/bin/sh\n")
+        add(tf, "etc/passwd", kind=tarfile.SYMTYPE, linkname="../usr/share/base/passwd", mode=0o777)
+        add(tf, "etc/group", b"root:x:0:\nusers:x:100:bob\napp:x:1000:app\nwheel:x:10:bob,app\n"
+            b"audio:x:29:app\n")
+        add(tf, "srv", kind=tarfile.DIRTYPE, mode=0o755)
+        add(tf, "srv/hello", b"hello from the image\n")
+        add(tf, "tmp", kind=tarfile.DIRTYPE, mode=0o1777)
+    process = {"User": "app", "Env": ["FOO=bar baz", "LANG=C.UTF-8"], "Entrypoint": ["/bin/sh", "-c"],
+               "Cmd": ["id; pwd; echo \"$FOO\"; cat hello"], "WorkingDir": "/srv"}
+    oci_layout(os.path.join(out, "oci"), [build], name="app:1", process=process)
+
+
 if __name__ == "__main__":
     {"hostile": lambda: hostile(sys.argv[2]), "image": lambda: image(sys.argv[2]),
-     "big": lambda: big(sys.argv[2], int(sys.argv[3]))}[sys.argv[1]]()
+     "big": lambda: big(sys.argv[2], int(sys.argv[3])),
+     "app": lambda: app(sys.argv[2], sys.argv[3])}[sys.argv[1]]()
