@@ -84,6 +84,9 @@ check: all
 check-unit: all
 	BUILD=$(BUILD) tests/run-tests unit
 
+demo: all
+	BUILD=$(CURDIR)/$(BUILD) bash scripts/demo.sh
+
 bench: all
 	BUILD=$(BUILD) bench/run-all
 
@@ -100,6 +103,6 @@ install: all
 clean:
 	rm -rf build build-san
 
-.PHONY: all check check-unit bench install clean
+.PHONY: all check check-unit demo bench install clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
