@@ -307,6 +307,18 @@ import_layer_cached (struct casfs_store *s, const char *dir, struct casfs_digest
   return 0;
 }
 
+int
+sp_casfs_warm_layer (const char *store, const char *dir, sp_error_t *err)
+{
+  cleanup_store struct casfs_store *s = NULL;
+  struct casfs_digest tree;
+  bool imported = false;
+
+  if (casfs_store_open (store, true, &s, err) < 0 || import_layer_cached (s, dir, &tree, &imported, err) < 0)
+    return -1;
+  return imported ? 1 : 0;
+}
+
 /* Splits an overlay lowerdir list (top first, ':' separated, "::" for
  * data-only layers, '\' escapes) into absolute paths, bottom first. */
 static char **

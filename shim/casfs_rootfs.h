@@ -44,5 +44,9 @@ int sp_casfs_plan_parse (const char *line, struct sp_casfs_plan *plan, sp_error_
 /* delete: drops the container's use of layer A, its gc root and own dirs. */
 int sp_casfs_release (const char *id, const struct sp_casfs_plan *plan, sp_error_t *err);
 void sp_casfs_plan_clear (struct sp_casfs_plan *plan);
+/* `samepage casfs warm`: imports one engine layer directory ahead of time
+ * (into the same cache a container start uses).  Returns 1 if it was
+ * imported now, 0 if it was cached already. */
+int sp_casfs_warm_layer (const char *store, const char *dir, sp_error_t *err);
 
 #endif

@@ -25,6 +25,7 @@ const struct sp_verb sp_verbs[] = {
   { "update", cmd_update, "[--resources F|-] [--memory N] [--cpu-shares N] [--pids-limit N] ... ID", "change cgroup limits" },
   { "spec", cmd_spec, "[--bundle DIR] [--rootless]", "write a default config.json" },
   { "features", cmd_features, "", "print the runtime's features as JSON" },
+  { "casfs", cmd_casfs, "warm [--store DIR] [LAYER_DIR...]", "import engines' image layers into the casfs store ahead of time" },
   { "ksm", cmd_ksm, "status [--json] [ID] | tune [--pages-to-scan N] [--sleep-millisecs N] [--advisor scan-time|none] [--run 0|1|2]", "show what KSM merged per container; set KSM knobs" },
   { NULL, NULL, NULL, NULL },
 };

@@ -31,6 +31,7 @@ int cmd_resume (struct sp_runtime *rt, int argc, char **argv);
 int cmd_update (struct sp_runtime *rt, int argc, char **argv);
 int cmd_spec (struct sp_runtime *rt, int argc, char **argv);
 int cmd_features (struct sp_runtime *rt, int argc, char **argv);
+int cmd_casfs (struct sp_runtime *rt, int argc, char **argv);
 int cmd_ksm (struct sp_runtime *rt, int argc, char **argv);
 
 /* Logs err (to stderr and --log) and returns exit status 1. */
