@@ -301,6 +301,8 @@ sp_container_create_internal (struct sp_runtime *rt, const char *id, struct sp_c
       sp_error_errno (err, "open `%s`", fifo);
       goto fail;
     }
+  if (sp_idmap_prepare (&s, err) < 0)
+    goto fail;
   /* The caller's fds (containerd leaves a socket on fd 3) must not reach the container. */
   if (sp_mark_cloexec_from (3 + o->preserve_fds, err) < 0)
     goto fail;
@@ -338,6 +340,7 @@ sp_container_create_internal (struct sp_runtime *rt, const char *id, struct sp_c
   sp_closep (&s.fifo_fd);
   sp_cgroup_free (cg);
   sp_casfs_plan_clear (&s.casfs);
+  sp_idmap_release (&s);
   free (s.state_dir);
   free (s.state_json);
   if (config_out)
@@ -368,6 +371,7 @@ fail:
         sp_log_error_release (&e2);
     }
   sp_casfs_plan_clear (&s.casfs);
+  sp_idmap_release (&s);
   if (dir_created)
     {
       sp_error_t e2 = NULL;

@@ -273,7 +273,7 @@ bind_fallback (const char *host, const char *target, unsigned long flags, sp_err
 }
 
 static int
-do_mount (struct sp_setup *s, int root_fd, struct oci_mount *m, sp_error_t *err)
+do_mount (struct sp_setup *s, int root_fd, struct oci_mount *m, int idmap_fd, sp_error_t *err)
 {
   struct parsed_options o;
   cleanup_free char *data = NULL;
@@ -304,8 +304,10 @@ do_mount (struct sp_setup *s, int root_fd, struct oci_mount *m, sp_error_t *err)
 
   if (bind)
     {
-      if (mount (source, target, NULL, MS_BIND | (o.flags & MS_REC), NULL) < 0)
-        return sp_error_errno (err, "bind mount `%s` on `%s`", source, m->destination);
+      if (idmap_fd >= 0 ? sp_idmap_move (idmap_fd, fd, err) < 0
+                        : mount (source, target, NULL, MS_BIND | (o.flags & MS_REC), NULL) < 0)
+        return idmap_fd >= 0 ? sp_error_wrap (err, "mount `%s`", m->destination)
+                             : sp_error_errno (err, "bind mount `%s` on `%s`", source, m->destination);
       /* Reopen: fd still names the covered directory, not the new mount. */
       sp_closep (&fd);
       fd = sp_open_in_root (root_fd, m->destination, 0, err);
@@ -335,8 +337,8 @@ do_mount (struct sp_setup *s, int root_fd, struct oci_mount *m, sp_error_t *err)
     }
   if (o.tmpcopyup)
     sp_warn ("mount `%s`: option tmpcopyup is not supported, ignored", m->destination);
-  if (o.idmap)
-    sp_warn ("mount `%s`: idmapped mounts are not supported, mounted without mapping", m->destination);
+  if (idmap_fd >= 0 && !bind)
+    return sp_error_make (err, EINVAL, "config.json: mounts: `%s`: only bind mounts can be idmapped", m->destination);
   if (o.propagation && mount (NULL, target, NULL, o.propagation, NULL) < 0)
     return sp_error_errno (err, "set propagation of `%s`", m->destination);
   if (mount_attrs (fd, o.attr_set, o.attr_clr, err) < 0)
@@ -354,7 +356,7 @@ sp_mounts_apply (struct sp_setup *s, sp_error_t *err)
   for (size_t i = 0; i < s->config->mounts_len; i++)
     {
       struct oci_mount *m = &s->config->mounts[i];
-      if (do_mount (s, root_fd, m, err) < 0)
+      if (do_mount (s, root_fd, m, s->idmap_fds ? s->idmap_fds[i] : -1, err) < 0)
         return -1;
     }
   return 0;

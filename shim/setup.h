@@ -29,6 +29,7 @@ struct sp_setup
   bool new_ipcns;
   char *host_cgroups; /* /proc/self/cgroup as seen before the cgroup namespace */
   struct sp_casfs_plan casfs; /* layers A/B when the rootfs comes from casfs */
+  int *idmap_fds; /* per config mount: a prepared idmapped mount, or -1 */
   /* exec only: */
   pid_t target_pid;
 };
@@ -52,6 +53,11 @@ struct sp_mount_flag
   unsigned long long attr; /* MOUNT_ATTR_* for recursive variants */
 };
 extern const struct sp_mount_flag sp_mount_flags[];
+
+/* idmap.c: idmapped bind mounts, prepared by the runtime, moved by init. */
+int sp_idmap_prepare (struct sp_setup *s, sp_error_t *err);
+int sp_idmap_move (int tree_fd, int target_fd, sp_error_t *err);
+void sp_idmap_release (struct sp_setup *s);
 
 /* cgroup_mount.c: the cgroup filesystem at dest inside the container. */
 int sp_mount_cgroups (struct sp_setup *s, int root_fd, const char *dest, unsigned long flags, sp_error_t *err);

@@ -36,10 +36,15 @@ crun_hybrid_fixup() {
   [ -f $u/cgroup.controllers ] || return 0
   grep -qw hugetlb $u/cgroup.controllers || return 0
   [ -d /sys/fs/cgroup/hugetlb ] && mountpoint -q /sys/fs/cgroup/hugetlb && return 0
-  if grep -qw hugetlb $u/cgroup.subtree_control; then
-    echo -hugetlb >$u/cgroup.subtree_control 2>/dev/null || { echo "# cannot free hugetlb from cgroup2; crun may fail" >&2; return 0; }
-    _restore+=("echo +hugetlb > $u/cgroup.subtree_control")
-  fi
+  # Free it from every cgroup2 subtree_control, deepest first (a parent
+  # cannot drop a controller its children still delegate), and give it back
+  # parents first afterwards.
+  local d
+  while read -r d; do
+    grep -qw hugetlb "$d/cgroup.subtree_control" 2>/dev/null || continue
+    echo -hugetlb >"$d/cgroup.subtree_control" 2>/dev/null || { echo "# cannot free hugetlb from $d; crun may fail" >&2; return 0; }
+    _restore+=("for i in $(seq 30); do echo +hugetlb > '$d/cgroup.subtree_control' 2>/dev/null && break; sleep 0.1; done")
+  done < <(find $u -type d | awk '{print length($0) " " $0}' | sort -rn | cut -d' ' -f2-)
   local made=0
   [ -d /sys/fs/cgroup/hugetlb ] || { mkdir /sys/fs/cgroup/hugetlb && made=1; }
   if mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null; then
