@@ -337,6 +337,23 @@ sp_parse_u64 (const char *s, unsigned long long *out)
   return true;
 }
 
+void
+sp_unescape_octal (char *s)
+{
+  char *o = s;
+  for (; *s; s++)
+    {
+      if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7')
+        {
+          *o++ = (char) ((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+          s += 3;
+        }
+      else
+        *o++ = *s;
+    }
+  *o = '\0';
+}
+
 size_t
 sp_strv_len (char *const *v)
 {

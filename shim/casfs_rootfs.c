@@ -1,9 +1,6 @@
-/* Container root filesystems from casfs: see shim/casfs_rootfs.h. */
+/* The runtime's half of a casfs rootfs: see shim/casfs_rootfs.h. */
 #include "casfs_rootfs.h"
 
-#include <samepage/casfs_fuse.h>
-#include <samepage/casfs_import.h>
-#include <samepage/casfs_store.h>
 #include <samepage/cleanup.h>
 #include <samepage/log.h>
 #include <samepage/settings.h>
@@ -11,46 +8,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
-
-void
-sp_casfs_plan_clear (struct sp_casfs_plan *p)
-{
-  free (p->store);
-  free (p->tree_hex);
-  free (p->view);
-  free (p->layer_a);
-  free (p->upper);
-  free (p->work);
-  free (p->own_dirs);
-  memset (p, 0, sizeof *p);
-}
-
-/* mountinfo escapes ' ', '\t', '\n', '\\' (and overlayfs ',' '=') as \ooo. */
-static void
-unescape_octal (char *s)
-{
-  char *o = s;
-  for (; *s; s++)
-    {
-      if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7')
-        {
-          *o++ = (char) ((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-          s += 3;
-        }
-      else
-        *o++ = *s;
-    }
-  *o = '\0';
-}
 
 /* The super options of the overlay mounted at `path`, or NULL. */
 static char *
@@ -69,7 +35,7 @@ overlay_options_at (const char *path)
       char *dash = strstr (line, " - "), *opts, *nl;
       if (dash == NULL || sscanf (line, "%*d %*d %*s %*s %4095s", mp) != 1)
         continue;
-      unescape_octal (mp);
+      sp_unescape_octal (mp);
       if (strcmp (mp, path) != 0 || sscanf (dash + 3, "%63s", fstype) != 1 || strcmp (fstype, "overlay") != 0)
         continue;
       /* " - overlay SOURCE OPTIONS" */
@@ -86,422 +52,172 @@ overlay_options_at (const char *path)
   return found;
 }
 
-/* Value of key=... in a comma-separated option list (\ooo-escaped). */
+/* One FUSE view per store: the configured mountpoint for the configured
+ * store, a sibling named after the store path for any other. */
 static char *
-option_value (const char *opts, const char *key)
+view_for_store (const struct sp_settings *set, const char *store)
 {
-  size_t kl = strlen (key);
-  const char *p = opts;
-  while (p && *p)
-    {
-      const char *end = strchr (p, ',');
-      size_t len = end ? (size_t) (end - p) : strlen (p);
-      if (len > kl && strncmp (p, key, kl) == 0 && p[kl] == '=')
-        {
-          char *v = strndup (p + kl + 1, len - kl - 1);
-          if (v)
-            unescape_octal (v);
-          return v;
-        }
-      p = end ? end + 1 : NULL;
-    }
-  return NULL;
-}
-
-static char *
-mountpoint_for_store (const struct sp_settings *set, const char *store)
-{
-  struct casfs_digest d;
-  char hex[CASFS_DIGEST_HEX_LEN + 1];
+  unsigned long long h = 1469598103934665603ULL; /* FNV-1a: a name, not a security boundary */
   if (strcmp (store, set->store) == 0)
     return sp_xstrdup (set->casfs_mountpoint);
-  casfs_digest_of (store, strlen (store), &d);
-  casfs_digest_hex (&d, hex);
-  return sp_xasprintf ("%s-%.12s", set->casfs_mountpoint, hex);
+  for (const char *p = store; *p; p++)
+    h = (h ^ (unsigned char) *p) * 1099511628211ULL;
+  return sp_xasprintf ("%s-%016llx", set->casfs_mountpoint, h);
 }
 
-static bool
-is_overlay_mount (const char *path)
+/* The casfs binary beside ours, else the one in PATH. */
+static char *
+casfs_binary (void)
 {
-  struct statfs sf;
-  struct stat a, b;
-  cleanup_free char *parent = sp_xasprintf ("%s/..", path);
-  return statfs (path, &sf) == 0 && sf.f_type == OVERLAYFS_SUPER_MAGIC && stat (path, &a) == 0
-         && stat (parent, &b) == 0 && a.st_dev != b.st_dev;
-}
-
-/* Mounts layer A for the tree unless mounted, and registers the container
- * as a user; both under the tree's lock so a concurrent last release
- * cannot unmount it between the check and the registration. */
-static int
-acquire_layer_a (const char *id, const char *store, const char *view_mp, const char *hex, char **mnt_out,
-                 sp_error_t *err)
-{
-  cleanup_free char *dir = sp_xasprintf ("%s/%s", SP_LAYERS_DIR, hex);
-  cleanup_free char *lock_path = sp_xasprintf ("%s/lock", dir);
-  cleanup_free char *mnt = sp_xasprintf ("%s/mnt", dir);
-  cleanup_free char *users = sp_xasprintf ("%s/users", dir);
-  cleanup_free char *user = sp_xasprintf ("%s/users/%s", dir, id);
-  cleanup_free char *opts = NULL;
-  cleanup_close int lock = -1;
-  cleanup_close int ufd = -1;
-
-  if (sp_mkdir_p (mnt, 0755, err) < 0 || sp_mkdir_p (users, 0700, err) < 0)
-    return -1;
-  lock = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock < 0 || flock (lock, LOCK_EX) < 0)
-    return sp_error_errno (err, "lock `%s`", lock_path);
-  if (!is_overlay_mount (mnt))
+  char self[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0)
     {
-      opts = sp_xasprintf ("ro,metacopy=on,redirect_dir=follow,lowerdir=%s/trees/%s::%s/objects", view_mp, hex, store);
-      if (mount ("overlay", mnt, "overlay", MS_RDONLY | MS_NODEV, opts) < 0)
-        return sp_error_errno (err, "mount layer A (overlay -o %s) on `%s`", opts, mnt);
-    }
-  ufd = open (user, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (ufd < 0)
-    return sp_error_errno (err, "register `%s`", user);
-  *mnt_out = steal_pointer (&mnt);
-  return 0;
-}
-
-static int
-release_layer_a (const char *id, const char *layer_a, sp_error_t *err)
-{
-  cleanup_free char *dir = sp_xstrdup (layer_a);
-  cleanup_free char *lock_path = NULL;
-  cleanup_free char *user = NULL;
-  cleanup_free char *users = NULL;
-  cleanup_close int lock = -1;
-  cleanup_dir DIR *d = NULL;
-  struct dirent *de;
-  bool others = false;
-  char *slash = strrchr (dir, '/');
-
-  if (slash == NULL)
-    return 0;
-  *slash = '\0'; /* layer_a is DIR/mnt */
-  lock_path = sp_xasprintf ("%s/lock", dir);
-  user = sp_xasprintf ("%s/users/%s", dir, id);
-  users = sp_xasprintf ("%s/users", dir);
-  lock = open (lock_path, O_RDWR | O_CLOEXEC);
-  if (lock < 0)
-    return errno == ENOENT ? 0 : sp_error_errno (err, "open `%s`", lock_path);
-  if (flock (lock, LOCK_EX) < 0)
-    return sp_error_errno (err, "lock `%s`", lock_path);
-  if (unlink (user) < 0 && errno != ENOENT)
-    return sp_error_errno (err, "unregister `%s`", user);
-  d = opendir (users);
-  while (d && (de = readdir (d)))
-    if (de->d_name[0] != '.')
-      others = true;
-  if (others)
-    return 0;
-  if (is_overlay_mount (layer_a) && umount2 (layer_a, MNT_DETACH) < 0)
-    return sp_error_errno (err, "unmount layer A `%s`", layer_a);
-  /* The directory goes; the lock file goes last, still held. */
-  rmdir (users);
-  rmdir (layer_a);
-  unlink (lock_path);
-  rmdir (dir);
-  return 0;
-}
-
-/* The FUSE daemon serves as long as some container uses the store: users
- * are files in VIEW.users/, changed under VIEW.users.lock; the last one out
- * unmounts the view while holding the lock, so a concurrent start either
- * registers first (and keeps it) or starts a new daemon after. */
-static int
-view_users_lock (const char *view, sp_error_t *err)
-{
-  cleanup_free char *path = sp_xasprintf ("%s.users.lock", view);
-  cleanup_close int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0 || flock (fd, LOCK_EX) < 0)
-    return sp_error_errno (err, "lock `%s`", path);
-  return sp_steal_fd (&fd);
-}
-
-static int
-register_view_user (const char *view, const char *id, sp_error_t *err)
-{
-  cleanup_free char *dir = sp_xasprintf ("%s.users", view);
-  cleanup_free char *user = sp_xasprintf ("%s.users/%s", view, id);
-  cleanup_close int lock = view_users_lock (view, err);
-  cleanup_close int fd = -1;
-
-  if (lock < 0 || sp_mkdir_p (dir, 0700, err) < 0)
-    return -1;
-  fd = open (user, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return sp_error_errno (err, "register `%s`", user);
-  return 0;
-}
-
-static int
-release_view_user (const char *view, const char *store, const char *id, sp_error_t *err)
-{
-  cleanup_free char *dir = sp_xasprintf ("%s.users", view);
-  cleanup_free char *user = sp_xasprintf ("%s.users/%s", view, id);
-  cleanup_close int lock = view_users_lock (view, err);
-  cleanup_dir DIR *d = NULL;
-  struct dirent *de;
-
-  if (lock < 0)
-    return -1;
-  if (unlink (user) < 0 && errno != ENOENT)
-    return sp_error_errno (err, "unregister `%s`", user);
-  d = opendir (dir);
-  while (d && (de = readdir (d)))
-    if (de->d_name[0] != '.')
-      return 0;
-  if (casfs_fuse_probe (store, view, err) == CASFS_FUSE_NOT_MOUNTED)
-    return 0;
-  sp_error_release (err);
-  if (casfs_fuse_unmount (view, CASFS_UMOUNT_LAZY, err) < 0)
-    return sp_error_wrap (err, "stop the casfs view at `%s`", view);
-  return 0;
-}
-
-/* Imports an engine layer directory once: cached by path and identity. */
-static int
-import_layer_cached (struct casfs_store *s, const char *dir, struct casfs_digest *tree, bool *imported,
-                     sp_error_t *err)
-{
-  struct stat st;
-  cleanup_free char *key = NULL;
-  cleanup_free char *cache_dir = sp_xasprintf ("%s/cache/layers", casfs_store_path (s));
-  cleanup_free char *cache = NULL;
-  cleanup_free char *cached = NULL;
-  struct casfs_digest kd;
-  char khex[CASFS_DIGEST_HEX_LEN + 1], thex[CASFS_DIGEST_HEX_LEN + 2];
-  sp_error_t ignore = NULL;
-
-  if (stat (dir, &st) < 0)
-    return sp_error_errno (err, "layer `%s`", dir);
-  key = sp_xasprintf ("%s\n%lu\n%lu\n%lld.%09ld", dir, (unsigned long) st.st_dev, (unsigned long) st.st_ino,
-                      (long long) st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
-  casfs_digest_of (key, strlen (key), &kd);
-  casfs_digest_hex (&kd, khex);
-  cache = sp_xasprintf ("%s/%s", cache_dir, khex);
-  if (sp_read_file (cache, &cached, NULL, &ignore) == 0)
-    {
-      cached[strcspn (cached, "\n")] = '\0';
-      if (casfs_digest_parse (cached, tree, &ignore) == 0)
+      char *slash;
+      self[n] = '\0';
+      slash = strrchr (self, '/');
+      if (slash)
         {
-          cleanup_tree struct casfs_tree *t = NULL;
-          /* gc may have collected it since. */
-          if (casfs_store_read_tree (s, tree, &t, &ignore) == 0)
-            {
-              *imported = false;
-              return 0;
-            }
+          char *cand;
+          *slash = '\0';
+          cand = sp_xasprintf ("%s/casfs", self);
+          if (access (cand, X_OK) == 0)
+            return cand;
+          free (cand);
         }
     }
-  sp_error_release (&ignore);
-  if (casfs_import_dir (s, dir, tree, err) < 0)
-    return sp_error_wrap (err, "import layer `%s`", dir);
-  *imported = true;
-  casfs_digest_hex (tree, thex);
-  strcat (thex, "\n");
-  if (sp_mkdir_p (cache_dir, 0700, err) < 0 || sp_write_file_replace (cache, thex, strlen (thex), 0600, err) < 0)
-    sp_log_error_release (err); /* only the cache is lost */
-  return 0;
+  return sp_xstrdup ("casfs");
 }
 
-int
-sp_casfs_warm_layer (const char *store, const char *dir, sp_error_t *err)
-{
-  cleanup_store struct casfs_store *s = NULL;
-  struct casfs_digest tree;
-  bool imported = false;
-
-  if (casfs_store_open (store, true, &s, err) < 0 || import_layer_cached (s, dir, &tree, &imported, err) < 0)
-    return -1;
-  return imported ? 1 : 0;
-}
-
-/* Splits an overlay lowerdir list (top first, ':' separated, "::" for
- * data-only layers, '\' escapes) into absolute paths, bottom first. */
-static char **
-split_lowerdirs (const char *lower, const char *base, size_t *n_out, bool *data_only)
-{
-  char **v = NULL;
-  size_t n = 0;
-  cleanup_free char *cur = sp_xmalloc0 (strlen (lower) + 1);
-  size_t len = 0;
-
-  *data_only = false;
-  for (const char *p = lower;; p++)
-    {
-      if (*p == '\\' && p[1])
-        {
-          cur[len++] = *++p;
-          continue;
-        }
-      if (*p == ':' || *p == '\0')
-        {
-          cur[len] = '\0';
-          if (len)
-            {
-              v = sp_xrealloc (v, (n + 2) * sizeof (char *));
-              v[n++] = cur[0] == '/' ? sp_xstrdup (cur) : sp_xasprintf ("%s/%s", base, cur);
-              v[n] = NULL;
-            }
-          len = 0;
-          if (*p == '\0')
-            break;
-          if (p[1] == ':')
-            {
-              *data_only = true;
-              p++;
-            }
-          continue;
-        }
-      cur[len++] = *p;
-    }
-  for (size_t i = 0; i < n / 2; i++)
-    {
-      char *t = v[i];
-      v[i] = v[n - 1 - i];
-      v[n - 1 - i] = t;
-    }
-  *n_out = n;
-  return v;
-}
-
+/* Runs casfs with argv, input on its stdin; collects stdout, and stderr's
+ * last line into the error on failure. */
 static int
-prepare_dropin (struct casfs_store *s, const char *rootfs, const char *opts, struct sp_casfs_plan *plan,
-                struct casfs_digest *merged, sp_error_t *err)
+run_casfs (char **argv, const char *input, char **out, sp_error_t *err)
 {
-  cleanup_free char *lower = option_value (opts, "lowerdir");
-  cleanup_free char *upper = option_value (opts, "upperdir");
-  cleanup_free char *work = option_value (opts, "workdir");
-  cleanup_free char *base = NULL;
-  cleanup_free struct casfs_digest *trees = NULL;
-  cleanup_strv char **dirs = NULL;
-  unsigned long long t0 = sp_now_ns ();
-  size_t n = 0, fresh = 0;
-  bool data_only;
+  int in[2] = { -1, -1 }, o[2] = { -1, -1 }, e[2] = { -1, -1 };
+  cleanup_free char *bin = casfs_binary ();
+  cleanup_free char *errtext = NULL;
+  pid_t pid;
+  int status;
 
-  if (lower == NULL || upper == NULL || work == NULL)
-    return sp_error_make (err, ENOTSUP, "engine overlay at `%s` has no upperdir/workdir (read-only rootfs?)", rootfs);
-  /* podman passes lowerdirs relative to its overlay directory ("l/ABC"). */
-  base = sp_xstrdup (upper);
-  for (int i = 0; i < 2 && strrchr (base, '/'); i++)
-    *strrchr (base, '/') = '\0';
-  dirs = split_lowerdirs (lower, base, &n, &data_only);
-  if (data_only || n == 0)
-    return sp_error_make (err, ENOTSUP, "engine overlay at `%s`: unsupported lowerdir `%s`", rootfs, lower);
-  trees = sp_xmalloc0 (n * sizeof (*trees));
-  for (size_t i = 0; i < n; i++)
+  if (pipe2 (in, O_CLOEXEC) < 0 || pipe2 (o, O_CLOEXEC) < 0 || pipe2 (e, O_CLOEXEC) < 0)
+    return sp_error_errno (err, "pipe");
+  pid = fork ();
+  if (pid < 0)
+    return sp_error_errno (err, "fork casfs");
+  if (pid == 0)
     {
-      bool imported = false;
-      if (import_layer_cached (s, dirs[i], &trees[i], &imported, err) < 0)
-        return -1;
-      fresh += imported;
+      sp_log_forget ();
+      if (dup2 (in[0], 0) < 0 || dup2 (o[1], 1) < 0 || dup2 (e[1], 2) < 0)
+        _exit (127);
+      argv[0] = bin;
+      execvp (bin, argv);
+      fprintf (stderr, "casfs: cannot run `%s`: %s\n", bin, strerror (errno));
+      _exit (127);
     }
-  if (casfs_layers_merge (s, trees, n, merged, err) < 0)
-    return sp_error_wrap (err, "compose layers of `%s`", rootfs);
-  if (fresh)
-    sp_info ("casfs: imported %zu of %zu layers of `%s` in %.1f ms", fresh, n, rootfs,
-             (double) (sp_now_ns () - t0) / 1e6);
-  plan->dropin = true;
-  plan->upper = steal_pointer (&upper);
-  {
-    /* Our own workdir beside the engine's: overlayfs empties a workdir at
-     * mount time, so two mounts must never share one. */
-    cleanup_free char *parent = sp_xstrdup (work);
-    if (strrchr (parent, '/'))
-      *strrchr (parent, '/') = '\0';
-    plan->own_dirs = sp_xasprintf ("%s/samepage-work", parent);
-    plan->work = sp_xasprintf ("%s/work", plan->own_dirs);
-    if (sp_mkdir_p (plan->work, 0700, err) < 0)
+  close (in[0]);
+  close (o[1]);
+  close (e[1]);
+  signal (SIGPIPE, SIG_IGN);
+  if (input)
+    (void) sp_write_all (in[1], input, strlen (input));
+  close (in[1]);
+  /* casfs writes little: read stdout fully, then stderr. */
+  if (sp_read_fd (o[0], out, NULL, err) < 0 || sp_read_fd (e[0], &errtext, NULL, err) < 0)
+    {
+      close (o[0]);
+      close (e[0]);
+      waitpid (pid, NULL, 0);
       return -1;
+    }
+  close (o[0]);
+  close (e[0]);
+  while (waitpid (pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return sp_error_errno (err, "wait for casfs");
+  if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
+    return 0;
+  {
+    size_t l = strlen (errtext);
+    while (l && errtext[l - 1] == '\n')
+      errtext[--l] = '\0';
+    char *last = strrchr (errtext, '\n');
+    const char *msg = last ? last + 1 : errtext;
+    if (sp_str_has_prefix (msg, "casfs: "))
+      msg += 7;
+    return sp_error_make (err, 0, "%s", *msg ? msg : "casfs failed");
   }
-  return 0;
 }
 
 int
 sp_casfs_prepare (struct sp_runtime *rt, const char *id, struct oci_config *c, const char *bundle,
                   const char *rootfs, struct sp_casfs_plan *plan, sp_error_t *err)
 {
-  const char *tree_ann = oci_config_annotation (c, SP_CASFS_TREE_ANNOTATION);
+  const char *tree = oci_config_annotation (c, SP_CASFS_TREE_ANNOTATION);
   const char *store_ann = oci_config_annotation (c, SP_CASFS_STORE_ANNOTATION);
   const char *sw = oci_config_annotation (c, SP_CASFS_SWITCH_ANNOTATION);
+  cleanup_free char *engine_opts = NULL;
+  cleanup_free char *view = NULL;
+  cleanup_free char *out = NULL;
   struct sp_settings set = { 0 };
-  cleanup_store struct casfs_store *s = NULL;
-  cleanup_free char *opts = NULL;
-  cleanup_free char *view_mp = NULL;
-  struct casfs_digest tree;
-  char hex[CASFS_DIGEST_HEX_LEN + 1];
-  bool bundle_mode = tree_ann != NULL;
-  int ret = -1;
+  const char *store;
+  char *argv[16];
+  int n = 0, ret = -1;
+  unsigned long long t0 = sp_now_ns ();
 
   (void) rt;
   memset (plan, 0, sizeof *plan);
   if (sw && strcmp (sw, "off") == 0)
     return 0;
-  if (!bundle_mode)
-    {
-      opts = overlay_options_at (rootfs);
-      if (opts == NULL)
-        return 0; /* not an engine overlay: an ordinary rootfs */
-    }
+  if (tree == NULL && (engine_opts = overlay_options_at (rootfs)) == NULL)
+    return 0; /* an ordinary rootfs */
   if (sp_settings_load (NULL, &set, err) < 0)
     return -1;
-  if (!bundle_mode && !set.casfs && !(sw && strcmp (sw, "on") == 0))
+  if (tree == NULL && !set.casfs && !(sw && strcmp (sw, "on") == 0))
     {
       sp_settings_clear (&set);
       return 0;
     }
-  plan->store = sp_xstrdup (store_ann ? store_ann : set.store);
-  if (casfs_store_open (plan->store, !bundle_mode, &s, err) < 0)
-    goto out;
-  if (bundle_mode)
+  store = store_ann ? store_ann : set.store;
+  view = view_for_store (&set, store);
+  argv[n++] = (char *) "casfs";
+  argv[n++] = (char *) "--store";
+  argv[n++] = (char *) store;
+  argv[n++] = (char *) "runtime-prepare";
+  argv[n++] = (char *) "--id";
+  argv[n++] = (char *) id;
+  argv[n++] = (char *) "--view";
+  argv[n++] = view;
+  if (tree)
     {
-      if (casfs_store_resolve (s, tree_ann, &tree, err) < 0)
-        goto out;
-      plan->own_dirs = sp_xasprintf ("%s/casfs-layer", bundle);
-      plan->upper = sp_xasprintf ("%s/upper", plan->own_dirs);
-      plan->work = sp_xasprintf ("%s/work", plan->own_dirs);
-      if (sp_mkdir_p (plan->upper, 0755, err) < 0 || sp_mkdir_p (plan->work, 0700, err) < 0)
-        goto out;
+      argv[n++] = (char *) "--tree";
+      argv[n++] = (char *) tree;
+      argv[n++] = (char *) "--bundle";
+      argv[n++] = (char *) bundle;
     }
-  else if (prepare_dropin (s, rootfs, opts, plan, &tree, err) < 0)
-    goto out;
-  casfs_digest_hex (&tree, hex);
-  plan->tree_hex = sp_xstrdup (hex);
-  /* Keep the tree from gc while the container exists. */
-  if (casfs_store_add_root (s, id, &tree, 1, err) < 0)
-    goto out;
-  view_mp = mountpoint_for_store (&set, plan->store);
-  if (register_view_user (view_mp, id, err) < 0)
-    goto out;
-  plan->view = sp_xstrdup (view_mp);
-  if (casfs_fuse_ensure_running (plan->store, view_mp, err) < 0)
-    goto out;
-  if (acquire_layer_a (id, plan->store, view_mp, hex, &plan->layer_a, err) < 0)
-    goto out;
-  plan->active = true;
-  ret = 0;
-out:
-  if (ret < 0)
+  else
     {
-      sp_error_t e2 = NULL;
-      if (s && casfs_store_remove_root (s, id, &e2) < 0)
-        sp_error_release (&e2);
-      if (plan->view && release_view_user (plan->view, plan->store, id, &e2) < 0)
-        sp_error_release (&e2);
-      if (plan->own_dirs && sp_rm_rf (plan->own_dirs, &e2) < 0)
-        sp_error_release (&e2);
+      argv[n++] = (char *) "--rootfs";
+      argv[n++] = (char *) rootfs;
+      argv[n++] = (char *) "--engine-options";
+      argv[n++] = engine_opts;
+    }
+  argv[n] = NULL;
+  if (run_casfs (argv, NULL, &out, err) == 0 && sp_casfs_plan_parse (out, plan, err) == 0)
+    {
+      sp_debug ("casfs rootfs for `%s` ready in %.1f ms", id, (double) (sp_now_ns () - t0) / 1e6);
+      ret = 0;
+    }
+  else if (tree == NULL)
+    {
+      /* Deduplication is an optimisation, never a new way to fail. */
+      sp_warn ("casfs: container `%s` runs on the engine's rootfs: %s", id, (*err)->msg);
+      sp_error_release (err);
       sp_casfs_plan_clear (plan);
-      if (!bundle_mode)
-        {
-          /* Deduplication is an optimisation, never a new way to fail. */
-          sp_warn ("casfs: container `%s` runs on the engine's rootfs: %s", id, *err ? (*err)->msg : "?");
-          sp_error_release (err);
-          ret = 0;
-        }
+      ret = 0;
     }
+  else
+    sp_error_wrap (err, "casfs rootfs of tree `%s`", tree);
   sp_settings_clear (&set);
   return ret;
 }
@@ -518,61 +234,35 @@ sp_casfs_mount_layer_b (const struct sp_casfs_plan *plan, const char *rootfs, sp
   return 0;
 }
 
-char *
-sp_casfs_plan_serialize (const struct sp_casfs_plan *p)
-{
-  if (!p->active)
-    return NULL;
-  /* Fields are paths without newlines; '\n'-separated keeps them unambiguous. */
-  return sp_xasprintf ("v1\n%d\n%s\n%s\n%s\n%s\n%s\n%s\n%s", p->dropin, p->store, p->tree_hex, p->view,
-                       p->layer_a, p->upper, p->work, p->own_dirs ? p->own_dirs : "");
-}
-
 int
-sp_casfs_plan_parse (const char *line, struct sp_casfs_plan *p, sp_error_t *err)
+sp_casfs_release (const char *id, const struct sp_casfs_plan *plan, sp_error_t *err)
 {
-  cleanup_free char *copy = sp_xstrdup (line);
-  char *f[9];
-  size_t n = 0;
-  char *save = NULL;
+  cleanup_free char *text = NULL;
+  cleanup_free char *out = NULL;
+  char *argv[] = { (char *) "casfs", (char *) "runtime-release", (char *) id, NULL };
 
-  memset (p, 0, sizeof *p);
-  for (char *t = strtok_r (copy, "\n", &save); t && n < 9; t = strtok_r (NULL, "\n", &save))
-    f[n++] = t;
-  if (n < 8 || strcmp (f[0], "v1") != 0)
-    return sp_error_make (err, EINVAL, "corrupt casfs state `%s`", line);
-  p->active = true;
-  p->dropin = strcmp (f[1], "1") == 0;
-  p->store = sp_xstrdup (f[2]);
-  p->tree_hex = sp_xstrdup (f[3]);
-  p->view = sp_xstrdup (f[4]);
-  p->layer_a = sp_xstrdup (f[5]);
-  p->upper = sp_xstrdup (f[6]);
-  p->work = sp_xstrdup (f[7]);
-  p->own_dirs = n > 8 ? sp_xstrdup (f[8]) : NULL;
-  return 0;
-}
-
-int
-sp_casfs_release (const char *id, const struct sp_casfs_plan *p, sp_error_t *err)
-{
-  cleanup_store struct casfs_store *s = NULL;
-  int ret = 0;
-
-  if (!p->active)
+  if (!plan->active)
     return 0;
-  if (release_layer_a (id, p->layer_a, err) < 0)
-    ret = -1;
-  if (casfs_store_open (p->store, false, &s, ret < 0 ? NULL : err) == 0)
-    {
-      if (casfs_store_remove_root (s, id, ret < 0 ? NULL : err) < 0)
-        ret = -1;
-    }
-  else
-    ret = -1;
-  if (p->own_dirs && *p->own_dirs && sp_rm_rf (p->own_dirs, ret < 0 ? NULL : err) < 0)
-    ret = -1;
-  if (p->view && release_view_user (p->view, p->store, id, ret < 0 ? NULL : err) < 0)
-    ret = -1;
-  return ret;
+  text = sp_casfs_plan_serialize (plan);
+  return run_casfs (argv, text, &out, err);
+}
+
+int
+sp_casfs_warm (const char *store, char **dirs, sp_error_t *err)
+{
+  cleanup_free char *bin = casfs_binary ();
+  size_t n = sp_strv_len (dirs);
+  char **argv = sp_xmalloc0 ((n + 5) * sizeof (char *));
+  size_t k = 0;
+
+  argv[k++] = bin;
+  argv[k++] = (char *) "--store";
+  argv[k++] = (char *) store;
+  argv[k++] = (char *) "runtime-warm";
+  for (size_t i = 0; i < n; i++)
+    argv[k++] = dirs[i];
+  fflush (stdout);
+  execvp (bin, argv);
+  free (argv);
+  return sp_error_errno (err, "run `%s`", bin);
 }

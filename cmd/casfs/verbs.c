@@ -18,6 +18,10 @@ int casfs_cmd_mount (struct casfs_globals *g, int argc, char **argv);
 int casfs_cmd_umount (struct casfs_globals *g, int argc, char **argv);
 int casfs_cmd_bundle (struct casfs_globals *g, int argc, char **argv);
 
+int casfs_cmd_runtime_prepare (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_runtime_release (struct casfs_globals *g, int argc, char **argv);
+int casfs_cmd_runtime_warm (struct casfs_globals *g, int argc, char **argv);
+
 const struct casfs_verb casfs_verbs[] = {
   { "import", casfs_cmd_import, "[--ref NAME] [--platform OS/ARCH] [--type KIND] PATH",
     "import a layer tarball, OCI layout, docker archive or layer directory" },
@@ -34,5 +38,10 @@ const struct casfs_verb casfs_verbs[] = {
     "serve the read-only FUSE view (default /run/samepage/casfs)" },
   { "umount", casfs_cmd_umount, "[-f|--force] [-l|--lazy] [MOUNTPOINT]", "unmount the view, stop its daemon" },
   { "bundle", casfs_cmd_bundle, "[--store DIR] REF DIR [-- ARGS...]", "write an OCI bundle (config.json, rootfs/)" },
+  /* Run by the samepage runtime (it links none of the store code). */
+  { "runtime-prepare", casfs_cmd_runtime_prepare, "--id ID --view DIR (--tree T --bundle B | --rootfs R --engine-options O)",
+    "(runtime) set up a container's casfs layers; prints the plan" },
+  { "runtime-release", casfs_cmd_runtime_release, "ID < PLAN", "(runtime) release a container's casfs layers" },
+  { "runtime-warm", casfs_cmd_runtime_warm, "LAYER_DIR...", "(runtime) import engine layer directories ahead of time" },
   { NULL, NULL, NULL, NULL },
 };

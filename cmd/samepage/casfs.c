@@ -17,27 +17,6 @@
 #define PODMAN_LAYERS "/var/lib/containers/storage/overlay/*/diff"
 #define CONTAINERD_LAYERS "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots/*/fs"
 
-static int
-warm_one (const char *store, const char *dir, int *imported, int *cached)
-{
-  sp_error_t err = NULL;
-  unsigned long long t0 = sp_now_ns ();
-  int r = sp_casfs_warm_layer (store, dir, &err);
-  if (r < 0)
-    {
-      sp_log_error_release (&err);
-      return -1;
-    }
-  if (r == 1)
-    {
-      (*imported)++;
-      printf ("imported %s in %.1f ms\n", dir, (double) (sp_now_ns () - t0) / 1e6);
-    }
-  else
-    (*cached)++;
-  return 0;
-}
-
 int
 cmd_casfs (struct sp_runtime *rt, int argc, char **argv)
 {
@@ -48,7 +27,7 @@ cmd_casfs (struct sp_runtime *rt, int argc, char **argv)
   struct sp_settings set;
   const char *store = NULL;
   sp_error_t err = NULL;
-  int c, imported = 0, cached = 0, failed = 0;
+  int c;
 
   (void) rt;
   if (argc < 2 || strcmp (argv[1], "warm") != 0)
@@ -65,23 +44,34 @@ cmd_casfs (struct sp_runtime *rt, int argc, char **argv)
   if (store == NULL)
     store = set.store;
   if (optind < argc)
-    for (int i = optind; i < argc; i++)
-      failed += warm_one (store, argv[i], &imported, &cached) < 0;
+    {
+      sp_casfs_warm (store, argv + optind, &err); /* returns only on failure */
+      return sp_fail (&err);
+    }
   else
     {
       /* Every layer of podman's and containerd's default storage. */
       static const char *const patterns[] = { PODMAN_LAYERS, CONTAINERD_LAYERS };
+      char **dirs = NULL;
+      size_t n = 0;
       for (size_t p = 0; p < SP_ARRAY_SIZE (patterns); p++)
         {
           glob_t g;
           if (glob (patterns[p], GLOB_ONLYDIR, NULL, &g) != 0)
             continue;
+          dirs = sp_xrealloc (dirs, (n + g.gl_pathc + 1) * sizeof (char *));
           for (size_t i = 0; i < g.gl_pathc; i++)
-            failed += warm_one (store, g.gl_pathv[i], &imported, &cached) < 0;
+            dirs[n++] = sp_xstrdup (g.gl_pathv[i]);
           globfree (&g);
         }
+      if (n == 0)
+        {
+          printf ("no podman or containerd layers found\n");
+          return 0;
+        }
+      dirs[n] = NULL;
+      sp_casfs_warm (store, dirs, &err);
+      return sp_fail (&err);
     }
-  printf ("%d layers imported, %d already in the store, %d failed (store %s)\n", imported, cached, failed, store);
-  sp_settings_clear (&set);
-  return failed ? 1 : 0;
+
 }

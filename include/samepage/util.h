@@ -42,6 +42,9 @@ bool sp_str_has_suffix (const char *s, const char *suffix);
 bool sp_parse_long (const char *s, long *out);
 bool sp_parse_u64 (const char *s, unsigned long long *out);
 
+/* Undoes the \\ooo escapes of /proc/self/mountinfo and overlayfs options, in place. */
+void sp_unescape_octal (char *s);
+
 /* Number of elements of a NULL-terminated vector. */
 size_t sp_strv_len (char *const *v);
 
