@@ -265,7 +265,9 @@ podman_sleeper() {
   run podman exec "$id" sha256sum "/$SHARED_PATH"
   [ "$output" = "$SHARED_SHA  /$SHARED_PATH" ]
   ! grep -q /run/samepage/layers "/proc/$pid/mountinfo" || fail "the container is on casfs layers"
-  log=$PODMAN_WORK/root/overlay-containers/$id/userdata/oci-log
+  # conmon's --log for the runtime: <userdata>/oci-log (under runroot)
+  log=$(find "$PODMAN_WORK/runroot" "$PODMAN_WORK/root" -path "*/$id/userdata/oci-log" | head -1)
+  [ -f "$log" ] || fail "no oci-log for $id"
   cat "$log"
   grep '"level":"warn' "$log" | grep -q "runs on the engine's rootfs.*$W/not-a-dir" \
     || fail "no warning naming the store in $log"
@@ -356,7 +358,7 @@ ctd_rootfs_dirs() {
   echo second >"$W/l2/layer2"
   mount -t overlay overlay -o "lowerdir=$W/l2:$W/l1,upperdir=$W/up,workdir=$W/wk" "$B/rootfs"
   (cd "$B" && "$RUNTIME" spec)
-  jq --arg p "$SHARED_PATH" '.process.args = ["sh", "-c", "sha256sum /\($p); cat /layer2; echo w >/w"] | .process.terminal = false' \
+  jq --arg p "$SHARED_PATH" '.process.args = ["sh", "-c", "sha256sum /\($p); cat /layer2; echo w >/w"] | .process.terminal = false | .root.readonly = false' \
     "$B/config.json" >"$B/c" && mv "$B/c" "$B/config.json"
   : >"$W/not-a-dir"
   printf 'store = %s/not-a-dir\ncasfs_mountpoint = %s/view\n' "$W" "$W" >"$W/samepage.conf"
