@@ -88,6 +88,11 @@ teardown() {
   n=0
   for rt in crun runc; do
     command -v "$rt" >/dev/null || continue
+    # crun 1.8 refuses hybrid cgroup hosts whose cgroup2 mount holds a controller.
+    if [ "$rt" = crun ] && grep -qs . /sys/fs/cgroup/unified/cgroup.controllers; then
+      echo "# crun left out: it refuses this host's hybrid cgroups" >&3
+      continue
+    fi
     B="$BATS_TEST_TMPDIR/$rt"
     "$CASFS" --store "$S" bundle app:1 "$B"
     "$CASFS" --store "$S" export app:1 - | tar -C "$B/rootfs" -xf -
