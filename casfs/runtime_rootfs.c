@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,18 @@ is_overlay_mount (const char *path)
          && stat (parent, &b) == 0 && a.st_dev != b.st_dev;
 }
 
+static char *
+layer_a_dir (const char *store, const char *hex)
+{
+  char real[PATH_MAX];
+  struct casfs_digest d;
+  char shex[CASFS_DIGEST_HEX_LEN + 1];
+  const char *p = realpath (store, real) ? real : store;
+  casfs_digest_of (p, strlen (p), &d);
+  casfs_digest_hex (&d, shex);
+  return sp_xasprintf ("%s/%.12s-%s", SP_LAYERS_DIR, shex, hex);
+}
+
 /* Mounts layer A for the tree unless mounted, and registers the container
  * as a user; both under the tree's lock so a concurrent last release
  * cannot unmount it between the check and the registration. */
@@ -62,7 +75,8 @@ static int
 acquire_layer_a (const char *id, const char *store, const char *view_mp, const char *hex, char **mnt_out,
                  sp_error_t *err)
 {
-  cleanup_free char *dir = sp_xasprintf ("%s/%s", SP_LAYERS_DIR, hex);
+  /* One layer A per store and tree: a tree of another store reads other objects. */
+  cleanup_free char *dir = layer_a_dir (store, hex);
   cleanup_free char *lock_path = sp_xasprintf ("%s/lock", dir);
   cleanup_free char *mnt = sp_xasprintf ("%s/mnt", dir);
   cleanup_free char *users = sp_xasprintf ("%s/users", dir);
@@ -186,6 +200,45 @@ release_view_user (const char *view, const char *store, const char *id, sp_error
   return 0;
 }
 
+static bool
+tree_exists (struct casfs_store *s, const struct casfs_digest *d)
+{
+  cleanup_free char *rel = casfs_object_relpath (d);
+  return faccessat (casfs_store_trees_fd (s), rel, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Composes layer trees (bottom first) once: cached by the list of layer
+ * digests, so later containers of an image skip the walk. */
+static int
+merge_layers_cached (struct casfs_store *s, const struct casfs_digest *trees, size_t n, struct casfs_digest *merged,
+                     sp_error_t *err)
+{
+  cleanup_free char *cache_dir = sp_xasprintf ("%s/cache/merged", casfs_store_path (s));
+  cleanup_free char *cache = NULL;
+  cleanup_free char *cached = NULL;
+  struct casfs_digest kd;
+  char khex[CASFS_DIGEST_HEX_LEN + 1], mhex[CASFS_DIGEST_HEX_LEN + 2];
+  sp_error_t ignore = NULL;
+
+  casfs_digest_of (trees, n * sizeof (*trees), &kd);
+  casfs_digest_hex (&kd, khex);
+  cache = sp_xasprintf ("%s/%s", cache_dir, khex);
+  if (sp_read_file (cache, &cached, NULL, &ignore) == 0)
+    {
+      cached[strcspn (cached, "\n")] = '\0';
+      if (casfs_digest_parse (cached, merged, &ignore) == 0 && tree_exists (s, merged))
+        return 0;
+    }
+  sp_error_release (&ignore);
+  if (casfs_layers_merge (s, trees, n, merged, err) < 0)
+    return -1;
+  casfs_digest_hex (merged, mhex);
+  strcat (mhex, "\n");
+  if (sp_mkdir_p (cache_dir, 0700, err) < 0 || sp_write_file_replace (cache, mhex, strlen (mhex), 0600, err) < 0)
+    sp_log_error_release (err); /* only the cache is lost */
+  return 0;
+}
+
 /* Imports an engine layer directory once: cached by path and identity. */
 static int
 import_layer_cached (struct casfs_store *s, const char *dir, struct casfs_digest *tree, bool *imported,
@@ -212,9 +265,8 @@ import_layer_cached (struct casfs_store *s, const char *dir, struct casfs_digest
       cached[strcspn (cached, "\n")] = '\0';
       if (casfs_digest_parse (cached, tree, &ignore) == 0)
         {
-          cleanup_tree struct casfs_tree *t = NULL;
           /* gc may have collected it since. */
-          if (casfs_store_read_tree (s, tree, &t, &ignore) == 0)
+          if (tree_exists (s, tree))
             {
               *imported = false;
               return 0;
@@ -312,7 +364,7 @@ prepare_dropin (struct casfs_store *s, const char *rootfs, const char *opts, str
         return -1;
       fresh += imported;
     }
-  if (casfs_layers_merge (s, trees, n, merged, err) < 0)
+  if (merge_layers_cached (s, trees, n, merged, err) < 0)
     return sp_error_wrap (err, "compose layers of `%s`", rootfs);
   if (fresh)
     sp_info ("casfs: imported %zu of %zu layers of `%s` in %.1f ms", fresh, n, rootfs,

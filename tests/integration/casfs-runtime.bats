@@ -81,13 +81,21 @@ require_engine() {
   require_cmd "$@" || skip "$SP_SKIP_ALL"
 }
 
-# Layer A of tree HEX as the container PID sees its root: checks the root
-# mount is a layer-B overlay over /run/samepage/layers/HEX/mnt; prints HEX.
+# Layer A's directory: one per store and tree, /run/samepage/layers/SID-HEX
+# with SID the first 12 hex digits of the SHA-256 of the store's real path.
+layer_dir_name() {
+  local sid
+  sid=$(printf '%s' "$(realpath "$1")" | sha256sum | cut -c1-12)
+  echo "$sid-$2"
+}
+
+# Layer A as the container PID sees its root: checks the root mount is a
+# layer-B overlay over /run/samepage/layers/SID-HEX/mnt; prints SID-HEX.
 container_layer_a() {
   local pid=$1 line
   line=$(awk '$5 == "/" && $9 == "overlay"' "/proc/$pid/mountinfo" | tail -1)
   echo "root mount of $pid: $line" >&2
-  [[ "$line" =~ lowerdir=/run/samepage/layers/([0-9a-f]{64})/mnt[,\ ] ]] || return 1
+  [[ "$line" =~ lowerdir=/run/samepage/layers/([0-9a-f]{12}-[0-9a-f]{64})/mnt[,\ ] ]] || return 1
   echo "${BASH_REMATCH[1]}"
 }
 
@@ -101,6 +109,7 @@ bundle_setup() {
   "$CASFS_BIN" --store "$S" import -q "$ZI/img1/oci" >/dev/null
   HEX=$(awk '$2 == "img1" {print $1}' <("$CASFS_BIN" --store "$S" refs))
   [ -n "$HEX" ] || fail "no ref img1 after import"
+  LDIR=$(layer_dir_name "$S" "$HEX")
 }
 
 @test "bundle mode: contents, writes in the bundle's upper, object untouched, no mount left, daemon gone" {
@@ -110,7 +119,7 @@ bundle_setup() {
     "sha256sum /$SHARED_PATH; cat /etc/zero-install-id; echo new >/written; echo more >>/$SHARED_PATH; echo done; exec sleep 1000"
   obj=$(zi_object "$S" "$SHARED_SHA")
   obj_stat=$(stat -c '%i %s %Y %h' "$obj")
-  before=$(mounts_naming "$W" "/run/samepage/layers/$HEX/")
+  before=$(mounts_naming "$W" "/run/samepage/layers/$LDIR/")
   [ -z "$before" ] || fail "mounts before the container: $before"
 
   CONTAINERS=casfs-a-$$
@@ -121,10 +130,10 @@ bundle_setup() {
   [ "${lines[0]}" = "$SHARED_SHA  /$SHARED_PATH" ] || fail "sha256 in the container: ${lines[0]}"
   [ "${lines[1]}" = 1 ]   # /etc/zero-install-id of img1
   pid=$("$RUNTIME" state "$CONTAINERS" | jq -r .pid)
-  [ "$(container_layer_a "$pid")" = "$HEX" ]
+  [ "$(container_layer_a "$pid")" = "$LDIR" ]
   grep -q "upperdir=$B/casfs-layer/upper," "/proc/$pid/mountinfo"
   # layer A and the view on the host, both naming this test's store
-  mounts_naming "/run/samepage/layers/$HEX/mnt" | grep -q "lowerdir=$W/view/trees/$HEX::$S/objects"
+  mounts_naming "/run/samepage/layers/$LDIR/mnt" | grep -q "lowerdir=$W/view/trees/$HEX::$S/objects"
   mountpoint -q "$W/view"
   daemon=$(view_daemon_pid "$W/view")
   [ -n "$daemon" ] && kill -0 "$daemon"
@@ -139,9 +148,9 @@ bundle_setup() {
   retry 100 0.05 proc_gone "$pid"
   "$RUNTIME" --log "$W/log" delete "$CONTAINERS"
   CONTAINERS=
-  after=$(mounts_naming "$W" "/run/samepage/layers/$HEX/")
+  after=$(mounts_naming "$W" "/run/samepage/layers/$LDIR/")
   [ "$after" = "$before" ] || fail "mounts left after delete: $after"
-  [ ! -e "/run/samepage/layers/$HEX" ] || fail "/run/samepage/layers/$HEX is left: $(ls -la "/run/samepage/layers/$HEX")"
+  [ ! -e "/run/samepage/layers/$LDIR" ] || fail "/run/samepage/layers/$LDIR is left: $(ls -la "/run/samepage/layers/$LDIR")"
   retry 100 0.05 proc_gone "$daemon" || fail "FUSE daemon $daemon still runs after the last container"
   [ -z "$(ls -A "$S/roots")" ] || fail "gc roots left: $(ls "$S/roots")"
   [ ! -e "$B/casfs-layer" ]
@@ -157,17 +166,17 @@ bundle_setup() {
   "$CASFS_BIN" --store "$S" bundle img1 "$B" -- sh -c "read -r x </etc/zero-install-id; test \"\$x\" = 1"
   n=${SP_CASFS_CYCLES:-1000}
   before_all=$(cat /proc/self/mountinfo | wc -l)
-  before=$(mounts_naming "$W" "/run/samepage/layers/$HEX/")
+  before=$(mounts_naming "$W" "/run/samepage/layers/$LDIR/")
   t0=$SECONDS
   for ((i = 0; i < n; i++)); do
     "$RUNTIME" --log "$W/log" run --bundle "$B" "casfs-cycle-$$-$i" </dev/null >"$W/out" 2>&1 \
       || fail "cycle $i: $(cat "$W/out")"
   done
   echo "# $n cycles in $((SECONDS - t0)) s" >&3
-  after=$(mounts_naming "$W" "/run/samepage/layers/$HEX/")
+  after=$(mounts_naming "$W" "/run/samepage/layers/$LDIR/")
   [ "$after" = "$before" ] || fail "mounts left after $n cycles: $after"
   echo "# mountinfo lines: $before_all before, $(wc -l </proc/self/mountinfo) after (whole host)" >&3
-  [ ! -e "/run/samepage/layers/$HEX" ]
+  [ ! -e "/run/samepage/layers/$LDIR" ]
   [ -z "$(ls -A "$S/roots")" ]
   [ -z "$(ls -A "$W/view.users" 2>/dev/null)" ]
   [ "$(ls "$B")" = "config.json
