@@ -85,21 +85,27 @@ rt_bundle() {
 rt_cfg() {
   local b=$1 filter=$2
   shift 2
-  jq "$@" "$filter" "$b/config.json" >"$b/config.json.new" && mv "$b/config.json.new" "$b/config.json"
+  jq "$filter" "$@" <"$b/config.json" >"$b/config.json.new" && mv "$b/config.json.new" "$b/config.json"
+}
+
+# A JSON array of the arguments (jq's --args would eat "-c" as its own option).
+rt_json_array() {
+  local a
+  for a in "$@"; do printf '%s' "$a" | jq -Rs .; done | jq -cs .
 }
 
 rt_args() {
   local b=$1
   shift
-  rt_cfg "$b" '.process.args = $ARGS.positional' --args "$@"
+  rt_cfg "$b" '.process.args = $a' --argjson a "$(rt_json_array "$@")"
 }
 
 # Adds a bind mount of a host directory: rt_bind B SRC DEST OPTION...
 rt_bind() {
   local b=$1 src=$2 dst=$3
   shift 3
-  rt_cfg "$b" '.mounts += [{"destination": $d, "type": "bind", "source": $s, "options": $ARGS.positional}]' \
-    --arg d "$dst" --arg s "$src" --args "$@"
+  rt_cfg "$b" '.mounts += [{"destination": $d, "type": "bind", "source": $s, "options": $o}]' \
+    --arg d "$dst" --arg s "$src" --argjson o "$(rt_json_array "$@")"
 }
 
 # A host directory the container may write into (bound at /out by rt_out).
@@ -119,6 +125,25 @@ rt_ns() {
   else
     rt_cfg "$b" '.linux.namespaces = ([.linux.namespaces[] | select(.type != $t)] + [{"type": $t}])' --arg t "$t"
   fi
+}
+
+# create / run --detach with the container's stdio on files, so that no
+# caller pipe is held open by the container (bats' `run` would wait for it).
+# Sets status and output (the runtime's messages) like bats' run.
+rt_create() {
+  local id=$1 b=$2
+  shift 2
+  status=0
+  sp create "$@" --bundle "$b" "$id" </dev/null >"$RT_TESTDIR/$id.out" 2>"$RT_TESTDIR/$id.err" || status=$?
+  output=$(cat "$RT_TESTDIR/$id.err")
+}
+
+rt_detach() {
+  local id=$1 b=$2
+  shift 2
+  status=0
+  sp run --detach "$@" --bundle "$b" "$id" </dev/null >"$RT_TESTDIR/$id.out" 2>"$RT_TESTDIR/$id.err" || status=$?
+  output=$(cat "$RT_TESTDIR/$id.err")
 }
 
 # Status of a container from `samepage state`.
@@ -182,6 +207,9 @@ rt_leftover_processes() {
   local p
   for p in /proc/[0-9]*; do
     [ "${p#/proc/}" = "$$" ] && continue
+    # A detached container's init is reparented to the host's pid 1, which
+    # reaps when it pleases: a zombie holds nothing, skip it.
+    [ "$(sed 's/.*) //' "$p/stat" 2>/dev/null | cut -c1)" = Z ] && continue
     if grep -qs "/$RT_PREFIX" "$p/cgroup" 2>/dev/null; then
       echo "${p#/proc/}: $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
     fi
