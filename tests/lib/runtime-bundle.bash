@@ -134,16 +134,18 @@ rt_create() {
   local id=$1 b=$2
   shift 2
   status=0
-  sp create "$@" --bundle "$b" "$id" </dev/null >"$RT_TESTDIR/$id.out" 2>"$RT_TESTDIR/$id.err" || status=$?
-  output=$(cat "$RT_TESTDIR/$id.err")
+  local f=$RT_TESTDIR/io-${id//[^A-Za-z0-9_.-]/_}
+  sp create "$@" --bundle "$b" "$id" </dev/null >"$f.out" 2>"$f.err" || status=$?
+  output=$(cat "$f.err")
 }
 
 rt_detach() {
   local id=$1 b=$2
   shift 2
   status=0
-  sp run --detach "$@" --bundle "$b" "$id" </dev/null >"$RT_TESTDIR/$id.out" 2>"$RT_TESTDIR/$id.err" || status=$?
-  output=$(cat "$RT_TESTDIR/$id.err")
+  local f=$RT_TESTDIR/io-${id//[^A-Za-z0-9_.-]/_}
+  sp run --detach "$@" --bundle "$b" "$id" </dev/null >"$f.out" 2>"$f.err" || status=$?
+  output=$(cat "$f.err")
 }
 
 # Status of a container from `samepage state`.
