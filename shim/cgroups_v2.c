@@ -84,7 +84,9 @@ static int
 target_file (const struct v2_target *t, const char *controller, const char *file, const char *field,
              sp_error_t *err)
 {
-  if (t->hybrid && sp_cgroup_v1_dir (t->hybrid, controller))
+  /* On a hybrid host the v1 hierarchy may have this controller under its v1 name. */
+  const char *v1_name = strcmp (controller, "io") == 0 ? "blkio" : controller;
+  if (t->hybrid && sp_cgroup_v1_dir (t->hybrid, v1_name))
     return 0;
   if (!sp_cgroup_file_exists (t->dir, file))
     return sp_error_make (err, ENOTSUP, "linux.resources.%s: the `%s` controller is not enabled in `%s` (no `%s`)",

@@ -136,6 +136,42 @@ resources_with_default_devices (struct oci_linux *l)
   return r;
 }
 
+/* Host id that a namespace's 0 maps to, from /proc/PID/{uid,gid}_map. */
+static long
+ns_root_host_id (pid_t pid, const char *file)
+{
+  char path[64], *line = NULL;
+  size_t cap = 0;
+  long ret = -1;
+  FILE *f;
+
+  snprintf (path, sizeof path, "/proc/%d/%s", pid, file);
+  f = fopen (path, "re");
+  if (f == NULL)
+    return -1;
+  while (getline (&line, &cap, f) > 0)
+    {
+      unsigned long inside, outside, count;
+      if (sscanf (line, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 && count > 0)
+        ret = (long) outside;
+    }
+  free (line);
+  fclose (f);
+  return ret;
+}
+
+static int
+chown_fifo_to_ns_root (struct sp_setup *s, pid_t pid, sp_error_t *err)
+{
+  cleanup_free char *fifo = sp_xasprintf ("%s/exec.fifo", s->state_dir);
+  long uid = ns_root_host_id (pid, "uid_map"), gid = ns_root_host_id (pid, "gid_map");
+  if (uid < 0 || gid < 0)
+    return sp_error_make (err, EINVAL, "the joined user namespace maps no uid/gid 0");
+  if (chown (fifo, (uid_t) uid, (gid_t) gid) < 0)
+    return sp_error_errno (err, "chown `%s`", fifo);
+  return 0;
+}
+
 /* Talks to stage 1 and init until init reports READY. */
 static int
 drive_setup (struct sp_setup *s, struct sp_state *st, pid_t stage1, struct sp_cgroup **cg, sp_error_t *err)
@@ -170,15 +206,24 @@ drive_setup (struct sp_setup *s, struct sp_state *st, pid_t stage1, struct sp_cg
             goto out;
           sp_sync_send (s->sync_fd, SYNC_GO, 0, NULL);
           break;
+        case SYNC_USERNS_JOINED:
+          if (chown_fifo_to_ns_root (s, m->value, err) < 0)
+            goto out;
+          sp_sync_send (s->sync_fd, SYNC_GO, 0, NULL);
+          break;
         case SYNC_INIT_PID:
           st->pid = m->value;
           st->pid_start = sp_pid_start_time (st->pid);
           waitpid (stage1, NULL, 0);
+          /* Visible as "creating" (with its pid) to hooks and other commands. */
+          if (sp_state_save (s->rt, st, err) < 0)
+            goto out;
           break;
         case SYNC_HOOKS:
           hooks_pending = true;
           break;
         case SYNC_READY:
+          st->creating = false;
           ret = 0;
           goto out;
         case SYNC_ERROR:
@@ -270,6 +315,9 @@ sp_container_create_internal (struct sp_runtime *rt, const char *id, struct sp_c
   st->systemd_cgroup = rt->systemd_cgroup;
   st->cgroup_manager = rt->cgroup_manager ? sp_xstrdup (rt->cgroup_manager) : NULL;
   st->annotations = copy_annotations (config);
+  st->creating = true;
+  if (sp_state_save (rt, st, err) < 0)
+    goto fail;
 
   fifo = sp_xasprintf ("%s/%s/exec.fifo", rt->root, id);
   container_root_ids (config->linux_, &fifo_uid, &fifo_gid);

@@ -16,6 +16,7 @@
 #include <samepage/log.h>
 #include <samepage/util.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -104,6 +105,10 @@ sp_setup_stage1 (struct sp_setup *s)
               sp_error_errno (&err, "join user namespace `%s`", userns_path);
               sp_sync_fail (s->sync_fd, &err);
             }
+          /* The runtime gives exec.fifo to this namespace's root. */
+          if (sp_sync_send (s->sync_fd, SYNC_USERNS_JOINED, getpid (), NULL) < 0
+              || sp_sync_expect (s->sync_fd, SYNC_GO, &m, &err) < 0)
+            _exit (1);
         }
       else
         {
@@ -194,6 +199,25 @@ apply_sysctls (struct sp_setup *s, sp_error_t *err)
   return 0;
 }
 
+static int
+close_inherited_fds (struct sp_setup *s, sp_error_t *err)
+{
+  int first = 3 + (s->opts ? s->opts->preserve_fds : 0);
+  cleanup_dir DIR *d = opendir ("/proc/self/fd");
+  struct dirent *de;
+
+  if (d == NULL)
+    return sp_error_errno (err, "open /proc/self/fd");
+  while ((de = readdir (d)))
+    {
+      long fd;
+      if (!sp_parse_long (de->d_name, &fd) || fd < first || fd == dirfd (d) || fd == s->sync_fd || fd == s->fifo_fd)
+        continue;
+      close ((int) fd);
+    }
+  return 0;
+}
+
 static void
 init_main (struct sp_setup *s)
 {
@@ -231,9 +255,9 @@ init_main (struct sp_setup *s)
   if (sp_hooks_run (s->config->hooks, OCI_HOOK_CREATE_CONTAINER, s->state_json, &err) < 0)
     sp_sync_fail (s->sync_fd, &err);
 
-  if (sp_rootfs_pivot (s, &err) < 0 || sp_rootfs_finalize (s, &err) < 0)
-    sp_sync_fail (s->sync_fd, &err);
-  if (set_hostnames (s, &err) < 0 || apply_sysctls (s, &err) < 0)
+  /* sysctls before the read-only paths: the defaults include /proc/sys. */
+  if (sp_rootfs_pivot (s, &err) < 0 || set_hostnames (s, &err) < 0 || apply_sysctls (s, &err) < 0
+      || sp_rootfs_finalize (s, &err) < 0)
     sp_sync_fail (s->sync_fd, &err);
   if (console_fd >= 0)
     {
@@ -253,6 +277,11 @@ init_main (struct sp_setup *s)
   if (sp_process_find_executable (p, &exe, &err) < 0)
     sp_sync_fail (s->sync_fd, &err);
 
+  /* While it waits for `start`, init is already inside the container:
+   * it keeps only stdio, --preserve-fds, the sync socket and the fifo. */
+  sp_log_close ();
+  if (close_inherited_fds (s, &err) < 0)
+    sp_sync_fail (s->sync_fd, &err);
   if (sp_sync_send (s->sync_fd, SYNC_READY, 0, NULL) < 0)
     _exit (1);
   sp_closep (&s->sync_fd);

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -38,9 +40,14 @@ sp_rootfs_prepare (struct sp_setup *s, sp_error_t *err)
   const char *prop = s->config->linux_ ? s->config->linux_->rootfs_propagation : NULL;
   unsigned long flags = propagation_flags (prop);
 
-  /* Nothing we mount may leak back to the host: slave by default. */
-  if (mount (NULL, "/", NULL, (flags && !(flags & MS_SHARED) ? flags : MS_SLAVE | MS_REC), NULL) < 0)
-    return sp_error_errno (err, "make / %s", prop ? prop : "rslave");
+  /* Nothing we mount may leak back to the host: everything slave first,
+   * whatever the config asks for (that is applied to / after pivot_root). */
+  if (mount (NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+    return sp_error_errno (err, "make / rslave");
+  if (flags && (flags & MS_REC) && !(flags & MS_SHARED) && mount (NULL, "/", NULL, flags, NULL) < 0)
+    return sp_error_errno (err, "make / %s", prop);
+  /* pivot_root refuses a new root whose parent mount is shared: after the
+   * recursive slave above, none is, and slaves keep following the host. */
   /* Only now, with nothing propagating back to the host, the casfs layer. */
   if (sp_casfs_mount_layer_b (&s->casfs, s->rootfs, err) < 0)
     return -1;

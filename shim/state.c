@@ -120,6 +120,8 @@ sp_state_save (struct sp_runtime *rt, const struct sp_state *st, sp_error_t *err
   GSTR (g, st->rootfs ? st->rootfs : "");
   GSTR (g, "created");
   GSTR (g, st->created ? st->created : "");
+  GSTR (g, "creating");
+  G (yajl_gen_bool (g, st->creating));
   GSTR (g, "started");
   G (yajl_gen_bool (g, st->started));
   GSTR (g, "systemd_cgroup");
@@ -224,6 +226,7 @@ sp_state_load (struct sp_runtime *rt, const char *id, struct sp_state **out, sp_
   st->cgroup = get_str (root, "cgroup");
   st->cgroup_manager = get_str (root, "cgroup_manager");
   st->casfs = get_str (root, "casfs");
+  st->creating = get_bool (root, "creating");
   st->started = get_bool (root, "started");
   st->systemd_cgroup = get_bool (root, "systemd_cgroup");
   st->owner = (uid_t) get_int (root, "owner");
@@ -336,6 +339,8 @@ sp_state_status (struct sp_runtime *rt, const struct sp_state *st)
     return SP_STATUS_CREATING;
   if (!sp_state_pid_alive (st))
     return SP_STATUS_STOPPED;
+  if (st->creating)
+    return SP_STATUS_CREATING;
   if (st->cgroup)
     {
       struct sp_cgroup *cg = NULL;

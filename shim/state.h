@@ -16,6 +16,7 @@ struct sp_state
   char *rootfs; /* absolute */
   char *created; /* RFC 3339 */
   char *cgroup; /* sp_cgroup_serialize() output, or NULL */
+  bool creating; /* create has not finished yet */
   bool started; /* `start` has released init */
   bool systemd_cgroup;
   char *cgroup_manager;

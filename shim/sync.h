@@ -15,6 +15,7 @@ enum sp_sync_type
   SYNC_READY, /* init -> runtime: set up, waiting for `start` */
   SYNC_ERROR, /* child -> runtime: msg says why; value = errno */
   SYNC_EXEC_OK, /* exec'd process about to execve */
+  SYNC_USERNS_JOINED, /* stage 1 -> runtime: joined a user namespace by path; chown exec.fifo */
 };
 
 struct sp_sync_msg
