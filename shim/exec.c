@@ -77,27 +77,12 @@ exec_child (struct sp_setup *s, int console_fd, bool tty)
 {
   sp_error_t err = NULL;
   cleanup_free char *exe = NULL;
-  struct oci_process *p = s->process;
-
   if (tty && setsid () < 0)
     {
       sp_error_errno (&err, "setsid");
       sp_sync_fail (s->sync_fd, &err);
     }
-  if (console_fd >= 0)
-    {
-      if (sp_terminal_setup_fd (p, console_fd, &err) < 0)
-        sp_sync_fail (s->sync_fd, &err);
-      close (console_fd);
-    }
-  if (sp_process_prepare (s, &err) < 0)
-    sp_sync_fail (s->sync_fd, &err);
-  if (p->cwd && chdir (p->cwd) < 0)
-    {
-      sp_error_errno (&err, "chdir to cwd `%s`", p->cwd);
-      sp_sync_fail (s->sync_fd, &err);
-    }
-  if (sp_process_find_executable (p, &exe, &err) < 0)
+  if (sp_process_ready (s, console_fd, &exe, &err) < 0)
     sp_sync_fail (s->sync_fd, &err);
   sp_sync_send (s->sync_fd, SYNC_READY, 0, NULL);
   sp_closep (&s->sync_fd);

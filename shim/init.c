@@ -259,22 +259,7 @@ init_main (struct sp_setup *s)
   if (sp_rootfs_pivot (s, &err) < 0 || set_hostnames (s, &err) < 0 || apply_sysctls (s, &err) < 0
       || sp_rootfs_finalize (s, &err) < 0)
     sp_sync_fail (s->sync_fd, &err);
-  if (console_fd >= 0)
-    {
-      if (sp_terminal_setup_fd (p, console_fd, &err) < 0)
-        sp_sync_fail (s->sync_fd, &err);
-      close (console_fd);
-    }
-  if (sp_process_prepare (s, &err) < 0)
-    sp_sync_fail (s->sync_fd, &err);
-  /* Fail `create` (not the later exec) for a command that cannot run, so
-   * engines map the error text to 127/126 as they do with runc. */
-  if (p->cwd && chdir (p->cwd) < 0)
-    {
-      sp_error_errno (&err, "chdir to cwd `%s` (set in config.json)", p->cwd);
-      sp_sync_fail (s->sync_fd, &err);
-    }
-  if (sp_process_find_executable (p, &exe, &err) < 0)
+  if (sp_process_ready (s, console_fd, &exe, &err) < 0)
     sp_sync_fail (s->sync_fd, &err);
 
   /* While it waits for `start`, init is already inside the container:

@@ -196,6 +196,27 @@ sp_process_find_executable (struct oci_process *p, char **path_out, sp_error_t *
   return sp_error_make (err, ENOENT, "exec: `%s`: executable file not found in $PATH", cmd);
 }
 
+int
+sp_process_ready (struct sp_setup *s, int console_fd, char **exe, sp_error_t *err)
+{
+  struct oci_process *p = s->process;
+
+  if (console_fd >= 0)
+    {
+      int r = sp_terminal_setup_fd (p, console_fd, err);
+      close (console_fd);
+      if (r < 0)
+        return -1;
+    }
+  if (sp_process_prepare (s, err) < 0)
+    return -1;
+  /* Fail now (create/exec), not at the later execve, for a command that
+   * cannot run: engines map the error text to 127/126 as they do with runc. */
+  if (p->cwd && chdir (p->cwd) < 0)
+    return sp_error_errno (err, "chdir to cwd `%s` (set in config.json)", p->cwd);
+  return sp_process_find_executable (p, exe, err);
+}
+
 static int
 set_identity (struct oci_process *p, sp_error_t *err)
 {

@@ -73,6 +73,9 @@ int sp_devices_create (struct sp_setup *s, bool default_devices, sp_error_t *err
 /* process.c: the last steps before execve (also used by exec). */
 int sp_process_prepare (struct sp_setup *s, sp_error_t *err); /* rlimits, oom, keyring, sched */
 int sp_process_find_executable (struct oci_process *p, char **path_out, sp_error_t *err);
+/* Terminal (console_fd >= 0), limits, cwd and the executable: everything
+ * that can fail before the process is reported ready. */
+int sp_process_ready (struct sp_setup *s, int console_fd, char **exe, sp_error_t *err);
 void sp_process_exec (struct sp_setup *s, const char *exe, int notify_sock) __attribute__ ((noreturn));
 
 /* terminal.c */
