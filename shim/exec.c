@@ -269,7 +269,9 @@ sp_container_exec (struct sp_runtime *rt, const char *id, struct sp_exec_options
       sp_error_errno (err, "signal exec process");
       goto out;
     }
-  for (;;)
+  /* Stage 1 reports the pid and the process reports READY, on one socket
+   * from two processes: either may come first. */
+  for (bool ready = false; !ready || child < 0;)
     {
       if (sp_sync_recv (sv[0], m, err) < 0)
         goto out;
@@ -280,7 +282,7 @@ sp_container_exec (struct sp_runtime *rt, const char *id, struct sp_exec_options
           stage1 = -1;
         }
       else if (m->type == SYNC_READY)
-        break;
+        ready = true;
       else if (m->type == SYNC_ERROR)
         {
           sp_error_make (err, 0, "%s", m->msg);
