@@ -59,7 +59,14 @@ cmd_features (struct sp_runtime *rt, int argc, char **argv)
   gen_str (g, "1.0.0");
   gen_str (g, "ociVersionMax");
   gen_str (g, "1.2.0");
-  gen_strv (g, "hooks", oci_hook_stage_names);
+  {
+    /* oci_hook_stage_names is indexed by stage, not NULL-terminated. */
+    const char *hooks[OCI_HOOK_STAGES + 1];
+    for (int i = 0; i < OCI_HOOK_STAGES; i++)
+      hooks[i] = oci_hook_stage_names[i];
+    hooks[OCI_HOOK_STAGES] = NULL;
+    gen_strv (g, "hooks", hooks);
+  }
   gen_strv (g, "mountOptions", mount_opts);
   gen_str (g, "linux");
   yajl_gen_map_open (g);
