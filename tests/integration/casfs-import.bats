@@ -124,7 +124,9 @@ verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
 @test "docker-save archive of a busybox image matches the layer's file list and the OCI layout" {
   command -v skopeo >/dev/null || skip "skopeo is not installed (make-zero-install-images.sh needs it)"
   Z="$BATS_TEST_TMPDIR/zi"
-  /work/shared/workloads/make-zero-install-images.sh --base busybox --n 2 "$Z" >/dev/null 2>&1 || skip "make-zero-install-images.sh failed"
+  source "$BATS_TEST_DIRNAME/../lib/zero-install.bash"
+  zi=$(zi_script) || skip "make-zero-install-images.sh is not beside the repo (../shared/workloads)"
+  bash "$zi" --base busybox --n 2 "$Z" >"$BATS_TEST_TMPDIR/zi.log" 2>&1 || { tail -3 "$BATS_TEST_TMPDIR/zi.log"; false; }
   S="$BATS_TEST_TMPDIR/s"
   a=$("$CASFS" --store "$S" import -q "$Z/img1/img1.tar" | cut -f1)
   b=$("$CASFS" --store "$S" import -q --ref oci1 "$Z/img1/oci" | cut -f1)

@@ -20,7 +20,7 @@ zi_script() {
   local s
   for s in "${ZI_SCRIPT:-}" "${SAMEPAGE_TOP:-.}/../shared/workloads/make-zero-install-images.sh" \
            /work/shared/workloads/make-zero-install-images.sh; do
-    [ -n "$s" ] && [ -x "$s" ] && { echo "$s"; return 0; }
+    [ -n "$s" ] && [ -f "$s" ] && { echo "$s"; return 0; }
   done
   return 1
 }
@@ -35,7 +35,7 @@ zi_images() {
   dir=$ZI_CACHE/$name-$n
   mkdir -p "$ZI_CACHE"
   log=$ZI_CACHE/$name-$n.log
-  if ! "$script" --base "$base" --n "$n" --name "$name" --cache "$ZI_BASE_CACHE" "$dir" >"$log" 2>&1; then
+  if ! bash "$script" --base "$base" --n "$n" --name "$name" --cache "$ZI_BASE_CACHE" "$dir" >"$log" 2>&1; then
     echo "zero-install: building $dir failed:" >&2
     tail -5 "$log" >&2
     return 1
