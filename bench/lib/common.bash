@@ -43,7 +43,7 @@ crun_hybrid_fixup() {
   while read -r d; do
     grep -qw hugetlb "$d/cgroup.subtree_control" 2>/dev/null || continue
     echo -hugetlb >"$d/cgroup.subtree_control" 2>/dev/null || { echo "# cannot free hugetlb from $d; crun may fail" >&2; return 0; }
-    _restore+=("for i in $(seq 30); do echo +hugetlb > '$d/cgroup.subtree_control' 2>/dev/null && break; sleep 0.1; done")
+    _restore+=("for i in {1..30}; do echo +hugetlb > '$d/cgroup.subtree_control' 2>/dev/null && break; sleep 0.1; done")
   done < <(find $u -type d | awk '{print length($0) " " $0}' | sort -rn | cut -d' ' -f2-)
   local made=0
   [ -d /sys/fs/cgroup/hugetlb ] || { mkdir /sys/fs/cgroup/hugetlb && made=1; }
