@@ -366,6 +366,11 @@ sp_strv_len (char *const *v)
 int
 sp_mark_cloexec_from (int from, sp_error_t *err)
 {
+#ifdef SYS_close_range
+  /* One syscall on Linux >= 5.11 (CLOSE_RANGE_CLOEXEC = 4). */
+  if (syscall (SYS_close_range, (unsigned) from, ~0U, 4) == 0)
+    return 0;
+#endif
   cleanup_dir DIR *d = opendir ("/proc/self/fd");
   struct dirent *de;
 
@@ -379,6 +384,28 @@ sp_mark_cloexec_from (int from, sp_error_t *err)
       if (fcntl ((int) fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
         return sp_error_errno (err, "set FD_CLOEXEC on fd %ld", fd);
     }
+  return 0;
+}
+
+int
+sp_close_range (int first, int last)
+{
+#ifdef SYS_close_range
+  if (syscall (SYS_close_range, (unsigned) first, (unsigned) last, 0) == 0)
+    return 0;
+#endif
+  {
+    cleanup_dir DIR *d = opendir ("/proc/self/fd");
+    struct dirent *de;
+    if (d == NULL)
+      return -1;
+    while ((de = readdir (d)))
+      {
+        long fd;
+        if (sp_parse_long (de->d_name, &fd) && fd >= first && fd <= last && fd != dirfd (d))
+          close ((int) fd);
+      }
+  }
   return 0;
 }
 

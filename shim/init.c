@@ -203,18 +203,20 @@ static int
 close_inherited_fds (struct sp_setup *s, sp_error_t *err)
 {
   int first = 3 + (s->opts ? s->opts->preserve_fds : 0);
-  cleanup_dir DIR *d = opendir ("/proc/self/fd");
-  struct dirent *de;
+  int keep[2] = { s->sync_fd < s->fifo_fd ? s->sync_fd : s->fifo_fd, s->sync_fd < s->fifo_fd ? s->fifo_fd : s->sync_fd };
+  int from = first;
 
-  if (d == NULL)
-    return sp_error_errno (err, "open /proc/self/fd");
-  while ((de = readdir (d)))
+  /* close_range around the two fds we keep (both are >= 3). */
+  for (int i = 0; i < 2; i++)
     {
-      long fd;
-      if (!sp_parse_long (de->d_name, &fd) || fd < first || fd == dirfd (d) || fd == s->sync_fd || fd == s->fifo_fd)
+      if (keep[i] < from)
         continue;
-      close ((int) fd);
+      if (keep[i] > from && sp_close_range (from, keep[i] - 1) < 0)
+        return sp_error_errno (err, "close inherited fds");
+      from = keep[i] + 1;
     }
+  if (sp_close_range (from, ~0U >> 1) < 0)
+    return sp_error_errno (err, "close inherited fds");
   return 0;
 }
 

@@ -51,6 +51,8 @@ size_t sp_strv_len (char *const *v);
 /* Sets FD_CLOEXEC on every fd >= from except those < keep_below. */
 int sp_close_fds_from (int from, sp_error_t *err);
 int sp_mark_cloexec_from (int from, sp_error_t *err);
+/* close_range(2) of [first, last], with a loop over /proc/self/fd where it is missing. */
+int sp_close_range (int first, int last);
 
 /* Monotonic time in nanoseconds. */
 unsigned long long sp_now_ns (void);
