@@ -215,8 +215,8 @@ drive_setup (struct sp_setup *s, struct sp_state *st, pid_t stage1, struct sp_cg
           st->pid = m->value;
           st->pid_start = sp_pid_start_time (st->pid);
           waitpid (stage1, NULL, 0);
-          /* Visible as "creating" (with its pid) to hooks and other commands. */
-          if (sp_state_save (s->rt, st, err) < 0)
+          /* Visible as "creating" (with its pid) to the hooks that run now. */
+          if (s->config->hooks && sp_state_save (s->rt, st, err) < 0)
             goto out;
           break;
         case SYNC_HOOKS:
@@ -316,8 +316,6 @@ sp_container_create_internal (struct sp_runtime *rt, const char *id, struct sp_c
   st->cgroup_manager = rt->cgroup_manager ? sp_xstrdup (rt->cgroup_manager) : NULL;
   st->annotations = copy_annotations (config);
   st->creating = true;
-  if (sp_state_save (rt, st, err) < 0)
-    goto fail;
 
   fifo = sp_xasprintf ("%s/%s/exec.fifo", rt->root, id);
   container_root_ids (config->linux_, &fifo_uid, &fifo_gid);
