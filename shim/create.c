@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,7 +79,7 @@ kill_and_reap (pid_t pid)
   if (pid > 0)
     {
       kill (pid, SIGKILL);
-      waitpid (pid, NULL, __WALL | WNOHANG);
+      waitpid (pid, NULL, __WALL); /* ECHILD at once unless init is our own child */
     }
 }
 
@@ -215,9 +216,6 @@ drive_setup (struct sp_setup *s, struct sp_state *st, pid_t stage1, struct sp_cg
           st->pid = m->value;
           st->pid_start = sp_pid_start_time (st->pid);
           waitpid (stage1, NULL, 0);
-          /* Visible as "creating" (with its pid) to the hooks that run now. */
-          if (s->config->hooks && sp_state_save (s->rt, st, err) < 0)
-            goto out;
           break;
         case SYNC_HOOKS:
           hooks_pending = true;
@@ -239,6 +237,9 @@ drive_setup (struct sp_setup *s, struct sp_state *st, pid_t stage1, struct sp_cg
         {
           cleanup_free char *json = sp_state_oci_json (st, SP_STATUS_CREATING);
           hooks_pending = false;
+          /* Visible as "creating" (with its pid) to the hooks that run now. */
+          if (s->config->hooks && sp_state_save (s->rt, st, err) < 0)
+            goto out;
           if (sp_hooks_run (s->config->hooks, OCI_HOOK_PRESTART, json, err) < 0
               || sp_hooks_run (s->config->hooks, OCI_HOOK_CREATE_RUNTIME, json, err) < 0)
             goto out;
@@ -277,6 +278,7 @@ sp_container_create_internal (struct sp_runtime *rt, const char *id, struct sp_c
   struct sp_setup s = { 0 };
   int sv[2] = { -1, -1 };
   pid_t stage1 = -1;
+  int direct;
   bool dir_created = false;
   uid_t fifo_uid;
   gid_t fifo_gid;
@@ -362,7 +364,11 @@ sp_container_create_internal (struct sp_runtime *rt, const char *id, struct sp_c
       sp_error_errno (err, "become subreaper");
       goto fail;
     }
-  stage1 = fork ();
+  direct = sp_setup_direct_clone_flags (config);
+  /* Fast path: init itself, cloned into its namespaces (a raw clone is a
+   * fork with namespace flags, as crun does); else stage 1 forks it. */
+  stage1 = direct >= 0 ? (pid_t) syscall (SYS_clone, (unsigned long) direct | SIGCHLD, NULL, NULL, NULL, NULL)
+                       : fork ();
   if (stage1 < 0)
     {
       sp_error_errno (err, "fork");
@@ -374,11 +380,20 @@ sp_container_create_internal (struct sp_runtime *rt, const char *id, struct sp_c
       sp_closep (&lock);
       s.sync_fd = sv[1];
       sp_log_set_stderr (true);
+      if (direct >= 0)
+        sp_setup_init_direct (&s);
       sp_setup_stage1 (&s);
+    }
+  if (direct >= 0)
+    {
+      /* stage1 is init: its pid is known, and it is not ours to reap. */
+      st->pid = stage1;
+      st->pid_start = sp_pid_start_time (stage1);
+      stage1 = -1;
     }
   sp_closep (&sv[1]);
   s.sync_fd = sv[0];
-  if (drive_setup (&s, st, stage1, &cg, err) < 0)
+  if (drive_setup (&s, st, stage1 > 0 ? stage1 : st->pid, &cg, err) < 0)
     goto fail;
   if (sp_state_save (rt, st, err) < 0 || write_pid_file (o->pid_file, st->pid, err) < 0)
     goto fail;

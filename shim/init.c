@@ -150,6 +150,47 @@ sp_setup_stage1 (struct sp_setup *s)
   _exit (0);
 }
 
+/* The fast path: the runtime cloned init straight into its new pid, mount,
+ * network, ipc and uts namespaces (no user or time namespace, nothing to
+ * join by path), so there is no stage 1.  The cgroup namespace still comes
+ * after the runtime placed us in the cgroup. */
+void
+sp_setup_init_direct (struct sp_setup *s)
+{
+  struct oci_linux *l = s->config->linux_;
+  struct sp_sync_msg m;
+  sp_error_t err = NULL;
+  const char *path = NULL;
+
+  if (sp_sync_expect (s->sync_fd, SYNC_GO, &m, &err) < 0)
+    _exit (1);
+  if (sp_read_file ("/proc/self/cgroup", &s->host_cgroups, NULL, &err) < 0)
+    sp_sync_fail (s->sync_fd, &err);
+  if (sp_namespace_wanted (l, OCI_NS_CGROUP, &path) && path == NULL && unshare (CLONE_NEWCGROUP) < 0)
+    {
+      sp_error_errno (&err, "create cgroup namespace");
+      sp_sync_fail (s->sync_fd, &err);
+    }
+  init_main (s);
+}
+
+/* Clone flags for the fast path, or -1 when the two-stage setup is needed. */
+int
+sp_setup_direct_clone_flags (struct oci_config *c)
+{
+  struct oci_linux *l = c->linux_;
+  int flags = 0;
+  for (size_t i = 0; l && i < l->namespaces_len; i++)
+    {
+      struct oci_namespace *ns = &l->namespaces[i];
+      if (ns->path || ns->type == OCI_NS_USER || ns->type == OCI_NS_TIME)
+        return -1;
+      if (ns->type != OCI_NS_CGROUP)
+        flags |= oci_namespaces[ns->type].clone_flag;
+    }
+  return flags;
+}
+
 /* Blocks until `start` opens exec.fifo for reading, then tells it we go. */
 static int
 wait_for_start (struct sp_setup *s, sp_error_t *err)

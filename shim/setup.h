@@ -37,6 +37,10 @@ struct sp_setup
 /* Runs in stage 1 (a child of the runtime): joins and creates namespaces,
  * forks the container init and never returns. */
 void sp_setup_stage1 (struct sp_setup *s) __attribute__ ((noreturn));
+/* Fast path (no user/time namespace, nothing joined by path): the runtime
+ * clones init directly with these flags; -1 when not possible. */
+int sp_setup_direct_clone_flags (struct oci_config *c);
+void sp_setup_init_direct (struct sp_setup *s) __attribute__ ((noreturn));
 
 /* mounts.c: the config's mounts below the rootfs (before pivot_root). */
 int sp_mounts_apply (struct sp_setup *s, sp_error_t *err);
