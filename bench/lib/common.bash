@@ -9,8 +9,8 @@ cc -O2 -o "$MEASURE" "$TOP/bench/lib/measure.c"
 _restore=()
 
 bench_cleanup() {
-  local i
-  for ((i = ${#_restore[@]} - 1; i >= 0; i--)); do eval "${_restore[$i]}" || true; done
+  local _k   # not "i": the restore commands may loop with i themselves
+  for ((_k = ${#_restore[@]} - 1; _k >= 0; _k--)); do eval "${_restore[$_k]}" || true; done
   rm -rf "$BENCH_TMP"
 }
 trap bench_cleanup EXIT
@@ -43,7 +43,7 @@ crun_hybrid_fixup() {
   while read -r d; do
     grep -qw hugetlb "$d/cgroup.subtree_control" 2>/dev/null || continue
     echo -hugetlb >"$d/cgroup.subtree_control" 2>/dev/null || { echo "# cannot free hugetlb from $d; crun may fail" >&2; return 0; }
-    _restore+=("for i in {1..30}; do echo +hugetlb > '$d/cgroup.subtree_control' 2>/dev/null && break; sleep 0.1; done")
+    _restore+=("for _try in {1..30}; do echo +hugetlb > '$d/cgroup.subtree_control' 2>/dev/null && break; sleep 0.1; done")
   done < <(find $u -type d | awk '{print length($0) " " $0}' | sort -rn | cut -d' ' -f2-)
   local made=0
   [ -d /sys/fs/cgroup/hugetlb ] || { mkdir /sys/fs/cgroup/hugetlb && made=1; }
