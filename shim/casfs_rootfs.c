@@ -100,11 +100,18 @@ run_casfs (char **argv, const char *input, char **out, sp_error_t *err)
   pid_t pid;
   int status;
 
-  if (pipe2 (in, O_CLOEXEC) < 0 || pipe2 (o, O_CLOEXEC) < 0 || pipe2 (e, O_CLOEXEC) < 0)
-    return sp_error_errno (err, "pipe");
-  pid = fork ();
-  if (pid < 0)
-    return sp_error_errno (err, "fork casfs");
+  if (pipe2 (in, O_CLOEXEC) < 0 || pipe2 (o, O_CLOEXEC) < 0 || pipe2 (e, O_CLOEXEC) < 0
+      || (pid = fork ()) < 0)
+    {
+      int saved = errno;
+      for (int i = 0; i < 2; i++)
+        {
+          sp_closep (&in[i]);
+          sp_closep (&o[i]);
+          sp_closep (&e[i]);
+        }
+      return sp_error_make (err, saved, "start casfs");
+    }
   if (pid == 0)
     {
       sp_log_forget ();

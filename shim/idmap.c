@@ -56,7 +56,7 @@ userns_with_maps (const struct oci_mount *m, sp_error_t *err)
   cleanup_free char *uids = format_map (m->uid_mappings, m->uid_mappings_len);
   cleanup_free char *gids = format_map (m->gid_mappings, m->gid_mappings_len);
   char path[64];
-  int go[2], ready[2];
+  int go[2] = { -1, -1 }, ready[2] = { -1, -1 };
   int fd = -1;
   pid_t pid;
   char c;
@@ -64,11 +64,16 @@ userns_with_maps (const struct oci_mount *m, sp_error_t *err)
   if (m->uid_mappings_len == 0 || m->gid_mappings_len == 0)
     return sp_error_make (err, EINVAL, "config.json: mounts: `%s`: idmapped mounts need uidMappings and gidMappings",
                           m->destination);
-  if (pipe2 (go, O_CLOEXEC) < 0 || pipe2 (ready, O_CLOEXEC) < 0)
-    return sp_error_errno (err, "pipe");
-  pid = fork ();
-  if (pid < 0)
-    return sp_error_errno (err, "fork");
+  if (pipe2 (go, O_CLOEXEC) < 0 || pipe2 (ready, O_CLOEXEC) < 0 || (pid = fork ()) < 0)
+    {
+      int saved = errno;
+      for (int i = 0; i < 2; i++)
+        {
+          sp_closep (&go[i]);
+          sp_closep (&ready[i]);
+        }
+      return sp_error_make (err, saved, "user namespace for the idmapped mount `%s`", m->destination);
+    }
   if (pid == 0)
     {
       char r;

@@ -182,6 +182,24 @@ host_ns() { readlink "/proc/self/ns/$1"; }
   grep -q ' /data ro[, ]' <<<"$output"
 }
 
+@test "mounts: idmapped bind mount (mounts[].uidMappings): a file of uid 1000 shows as root" {
+  b=$(rt_bundle idmap)
+  mkdir -p "$b/src"
+  echo owned >"$b/src/file"
+  chown -R 1000:1000 "$b/src"
+  rt_cfg "$b" '.mounts += [{"destination": "/data", "type": "bind", "source": $src,
+      "options": ["bind", "idmap"],
+      "uidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}],
+      "gidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}]}]' --arg src "$b/src"
+  rt_args "$b" sh -c 'ls -ln /data/file; grep " /data " /proc/self/mountinfo'
+  crun "$(rt_id idmap)" "$b"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(awk '/\/data\/file$/ {print $3 ":" $4}' <<<"$output")" = 0:0 ] || { echo "$output"; false; }
+  grep -q idmapped <<<"$output"
+  # On the host the file keeps its owner.
+  [ "$(stat -c %u:%g "$b/src/file")" = 1000:1000 ]
+}
+
 @test "mounts: a bind of a single file, and a relative bind source taken from the bundle" {
   b=$(rt_bundle bindfile)
   echo one-file >"$b/hostfile"
