@@ -78,8 +78,12 @@ cf_init (void *userdata, struct fuse_conn_info *conn)
 {
   /* Content never changes under an inode: no invalidation on mtime. */
   conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
-  if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
-    conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  /* Symlink targets and directory listings stay out of the page cache: the
+   * kernel would keep a page per symlink and per directory of every tree,
+   * charged to the container that touched it first, so N images would cost N
+   * copies of metadata the daemon already holds decoded.  A readlink or
+   * readdir round trip costs microseconds. */
+  conn->want &= ~FUSE_CAP_CACHE_SYMLINKS;
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
     conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   conn->time_gran = 1;
@@ -356,9 +360,7 @@ cf_opendir (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
           fuse_reply_err (req, EIO);
           return;
         }
-      d->n = d->tree.tree->n;
-      fi->cache_readdir = 1;
-      fi->keep_cache = 1;
+      d->n = d->tree.tree->n; /* no cache_readdir: see cf_init */
     }
   else
     {

@@ -247,6 +247,37 @@ mount_layer_a() { # TREE DIR
   [ "$low" -lt 1000 ]
 }
 
+@test "symlink targets and directory listings stay out of the page cache" {
+  # Cached, they would cost a page per symlink and per directory of every
+  # tree, charged to whoever touched them first: N images, N copies.
+  mkdir -p "$W/img5"
+  for d in $(seq 1 100); do
+    mkdir "$W/img5/d$d"
+    for f in $(seq 1 4); do ln -s "target-$d-$f" "$W/img5/d$d/l$f"; done
+  done
+  t5=$("$H" mkstore "$W/store" "$W/img5" img5)
+  if [ -d /sys/fs/cgroup/memory ]; then
+    cg=/sys/fs/cgroup/memory/casfs-bats-$$ key=cache
+  elif grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+    cg=/sys/fs/cgroup/casfs-bats-$$ key=file
+  else
+    skip "no memory cgroup controller to measure page cache with"
+  fi
+  mkdir "$cg"
+  # A first pass over another tree loads the tools themselves (charged too),
+  # then the delta of the pass over img5 is what its metadata costs.
+  run sh -c 'echo $$ > "$1/cgroup.procs" && walk() { cd "$1" && ls -R . > /dev/null && find . -type l -exec readlink {} + | wc -l; }
+    walk "$3" > /dev/null && awk -v k="$4" "\$1 == k { print \$2 }" "$1/memory.stat" && walk "$2"' \
+    sh "$cg" "$W/mnt/trees/$t5" "$W/mnt/trees/$T1" "$key"
+  cached=$(awk -v k="$key" '$1 == k { print $2 }' "$cg/memory.stat")
+  rmdir "$cg"
+  echo "output: $output; page cache charged in the end: $cached bytes"
+  [ "$status" -eq 0 ]
+  [ "${lines[1]}" -eq 400 ]
+  # 400 symlinks and 101 directories would be 500 pages (2 MiB) if cached.
+  [ $((cached - lines[0])) -lt $((32 * 4096)) ]
+}
+
 @test "a second daemon on a live mount is refused" {
   run "$CASFS" --store "$W/store" mount "$W/mnt"
   [ "$status" -ne 0 ]
