@@ -199,14 +199,19 @@ verify() { python3 "$DATA/casfs_tree.py" verify "$1"; }
 }
 
 @test "a debootstrap tree, if one is cached, imports as a directory and as a tarball alike" {
-  R=$(ls -d /var/cache/samepage-workloads/*/rootfs 2>/dev/null | head -1)
-  [ -n "$R" ] || skip "no cached debootstrap rootfs under /var/cache/samepage-workloads"
+  # make-zero-install-images.sh caches its debootstrap'd base as base-<hash>/.
+  R=
+  for d in /var/cache/samepage-workloads/base-*/; do
+    [ -d "$d/usr/bin" ] && [ -e "$d/etc/os-release" ] && { R=${d%/}; break; }
+  done
+  [ -n "$R" ] || skip "no cached debootstrap rootfs under /var/cache/samepage-workloads (make-zero-install-images.sh --base debian makes one)"
   S="$BATS_TEST_TMPDIR/s"
   tar -C "$R" --numeric-owner --xattrs -cf "$BATS_TEST_TMPDIR/rootfs.tar" .
   a=$("$CASFS" --store "$S" import -q --ref tar "$BATS_TEST_TMPDIR/rootfs.tar" | cut -f1)
   b=$("$CASFS" --store "$S" import -q --ref dir --type dir "$R" | cut -f1)
   [ -n "$a" ]
-  dump "$S" "$a" | wc -l
+  echo "tar: $a, dir: $b, entries: $(dump "$S" "$a" | wc -l)"
+  [ "$a" = "$b" ]
   store_checks "$S"
   verify "$S"
 }
