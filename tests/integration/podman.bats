@@ -175,7 +175,7 @@ run_sleeper() {
 }
 
 @test "--read-only: rootfs write fails, tmpfs /tmp works" {
-  run podman run --rm --read-only "$IMG" sh -c 'touch /rootfs-write; echo rc=$?'
+  run podman run --rm --read-only "$IMG" sh -c 'touch /rootfs-write 2>&1; echo rc=$?'
   echo "$output"
   [[ "$output" == *"Read-only file system"* ]]
   [[ "$output" == *rc=1 ]]
