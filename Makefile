@@ -10,7 +10,7 @@ VERSION := 0.1.0
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 CC ?= cc
-PKGS := libseccomp libcap libarchive fuse3 yajl libcrypto libsystemd
+PKGS := libseccomp libcap libarchive fuse3 yajl libcrypto libsystemd liburing
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -5,6 +5,7 @@
 
 #include <samepage/cleanup.h>
 #include <samepage/log.h>
+#include <samepage/settings.h>
 #include <samepage/util.h>
 
 #include <errno.h>
@@ -312,6 +313,8 @@ serve (const struct casfs_fuse_options *o, int ready_fd, sp_error_t *err)
   struct fuse_args args = FUSE_ARGS_INIT (0, NULL);
   struct fuse_session *se = NULL;
   struct fuse_loop_config *cfg = NULL;
+  struct cf_uring *uring = NULL;
+  bool enabled_param = false;
   struct cf_fs fs;
   int state, ret = -1;
 
@@ -367,12 +370,22 @@ serve (const struct casfs_fuse_options *o, int ready_fd, sp_error_t *err)
       sp_error_make (err, 0, "install signal handlers");
       goto out;
     }
+  if (o->io_uring == CASFS_URING_ON && !cf_uring_enabled_in_kernel ())
+    enabled_param = cf_uring_set_kernel (true);
   if (fuse_session_mount (se, mp) != 0)
     {
+      if (enabled_param)
+        cf_uring_set_kernel (false);
       sp_error_make (err, 0, "mount FUSE at `%s` (is /dev/fuse there?)", mp);
       fuse_remove_signal_handlers (se);
       goto out;
     }
+  /* FUSE over io_uring where the kernel offers it: requests are then served
+   * on the CPU that made them (see fuse_uring.c). */
+  if (o->io_uring != CASFS_URING_OFF && (enabled_param || cf_uring_enabled_in_kernel ()))
+    uring = cf_uring_attach (se, &fs, enabled_param);
+  else if (enabled_param)
+    cf_uring_set_kernel (false);
   pidfile = o->pid_file ? sp_xstrdup (o->pid_file) : casfs_fuse_pid_file (mp);
   pidtext = sp_xasprintf ("%d\n", (int) getpid ());
   if (sp_write_file_atomic (pidfile, pidtext, strlen (pidtext), 0644, err) < 0)
@@ -394,6 +407,8 @@ serve (const struct casfs_fuse_options *o, int ready_fd, sp_error_t *err)
   ret = fuse_session_loop_mt (se, cfg);
   fuse_loop_cfg_destroy (cfg);
   fuse_session_unmount (se);
+  cf_uring_detach (uring);
+  fs.uring = uring = NULL;
   fuse_remove_signal_handlers (se);
   {
     /* Remove the pid file unless a newer daemon has written its own. */
@@ -533,7 +548,20 @@ casfs_fuse_ensure_running (const char *store, const char *mountpoint, sp_error_t
   cleanup_free char *lockpath = sp_xasprintf ("%s.lock", mp);
   cleanup_close int lock = -1;
   struct casfs_fuse_options o = { .store = store, .mountpoint = mp };
+  struct sp_settings conf;
+  sp_error_t conf_err = NULL;
   int state;
+
+  /* The daemon the runtime starts follows samepage.conf's casfs_io_uring. */
+  if (sp_settings_load (NULL, &conf, &conf_err) == 0)
+    {
+      o.io_uring = strcmp (conf.casfs_io_uring, "on") == 0    ? CASFS_URING_ON
+                   : strcmp (conf.casfs_io_uring, "off") == 0 ? CASFS_URING_OFF
+                                                               : CASFS_URING_AUTO;
+      sp_settings_clear (&conf);
+    }
+  else
+    sp_error_release (&conf_err); /* the runtime has reported it already */
 
   if (sp_mkdir_p (dirname (parent), 0755, err) < 0)
     return -1;

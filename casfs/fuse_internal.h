@@ -89,8 +89,9 @@ void cf_tree_cache_put (struct cf_tree_cache *c, struct cf_tree_ref *r);
 struct cf_counters
 {
   atomic_ullong lookup, forget, getattr, readdir, readlink, getxattr, listxattr, open, read, read_bytes,
-      eio, trees_loaded;
+      eio, trees_loaded, uring;
 };
+struct cf_uring;
 
 struct cf_fs
 {
@@ -101,6 +102,7 @@ struct cf_fs
   double tree_timeout; /* entries and attributes of immutable trees */
   double ref_timeout;  /* refs/ can change */
   atomic_int object_flags; /* O_DIRECT while the store's filesystem accepts it */
+  struct cf_uring *uring;  /* FUSE over io_uring, when the kernel has it */
   pthread_mutex_t caps_lock;
   struct cf_caps_entry
   {
@@ -128,5 +130,11 @@ char *cf_view_stats_text (struct cf_fs *fs);
 
 /* fuse_ops.c */
 extern const struct fuse_lowlevel_ops cf_ops;
+
+/* fuse_uring.c */
+bool cf_uring_enabled_in_kernel (void);
+bool cf_uring_set_kernel (bool on);
+struct cf_uring *cf_uring_attach (struct fuse_session *se, struct cf_fs *fs, bool restore_param);
+void cf_uring_detach (struct cf_uring *u);
 
 #endif

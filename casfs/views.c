@@ -465,12 +465,12 @@ cf_view_stats_text (struct cf_fs *fs)
 {
   return sp_xasprintf ("lookup %llu\nforget %llu\ngetattr %llu\nreaddir %llu\nreadlink %llu\n"
                        "getxattr %llu\nlistxattr %llu\nopen %llu\nread %llu\nread_bytes %llu\n"
-                       "eio %llu\ntrees_loaded %llu\ninodes %zu\n",
+                       "eio %llu\ntrees_loaded %llu\nuring %llu\ninodes %zu\n",
                        (unsigned long long) fs->n.lookup, (unsigned long long) fs->n.forget,
                        (unsigned long long) fs->n.getattr, (unsigned long long) fs->n.readdir,
                        (unsigned long long) fs->n.readlink, (unsigned long long) fs->n.getxattr,
                        (unsigned long long) fs->n.listxattr, (unsigned long long) fs->n.open,
                        (unsigned long long) fs->n.read, (unsigned long long) fs->n.read_bytes,
                        (unsigned long long) fs->n.eio, (unsigned long long) fs->trees->loads,
-                       cf_inodes_count (fs->inodes));
+                       (unsigned long long) fs->n.uring, cf_inodes_count (fs->inodes));
 }

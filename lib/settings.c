@@ -39,6 +39,7 @@ sp_settings_load (const char *path, struct sp_settings *out, sp_error_t *err)
   out->store = sp_xstrdup ("/var/lib/samepage/store");
   out->casfs = true;
   out->casfs_mountpoint = sp_xstrdup ("/run/samepage/casfs");
+  out->casfs_io_uring = sp_xstrdup ("auto");
   out->ksm = sp_xstrdup ("off");
   out->ksm_preload = sp_xstrdup (SAMEPAGE_LIBDIR "/libsamepage-ksm.so");
   if (path == NULL)
@@ -80,6 +81,9 @@ sp_settings_load (const char *path, struct sp_settings *out, sp_error_t *err)
         set_str (&out->casfs_mountpoint, val);
       else if (strcmp (key, "ksm_preload") == 0 && val[0] == '/')
         set_str (&out->ksm_preload, val);
+      else if (strcmp (key, "casfs_io_uring") == 0
+               && (strcmp (val, "auto") == 0 || strcmp (val, "on") == 0 || strcmp (val, "off") == 0))
+        set_str (&out->casfs_io_uring, val);
       else if (strcmp (key, "casfs") == 0 && (strcmp (val, "on") == 0 || strcmp (val, "off") == 0))
         out->casfs = strcmp (val, "on") == 0;
       else if (strcmp (key, "ksm") == 0
@@ -100,6 +104,7 @@ sp_settings_clear (struct sp_settings *s)
 {
   free (s->store);
   free (s->casfs_mountpoint);
+  free (s->casfs_io_uring);
   free (s->ksm);
   free (s->ksm_preload);
   memset (s, 0, sizeof *s);

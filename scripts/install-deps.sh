@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(
   build-essential pkg-config git
-  libseccomp-dev libcap-dev libarchive-dev libfuse3-dev fuse3 libyajl-dev libssl-dev
+  libseccomp-dev libcap-dev libarchive-dev libfuse3-dev fuse3 liburing-dev libyajl-dev libssl-dev
   libcmocka-dev libsystemd-dev libzstd-dev liblzma-dev zlib1g-dev
 )
 test_pkgs=(

@@ -6,6 +6,7 @@
 #include <samepage/util.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 int
 casfs_cmd_mount (struct casfs_globals *g, int argc, char **argv)
@@ -18,6 +19,7 @@ casfs_cmd_mount (struct casfs_globals *g, int argc, char **argv)
     { "log", required_argument, NULL, 'l' },
     { "threads", required_argument, NULL, 't' },
     { "fuse-debug", no_argument, NULL, 'D' },
+    { "io-uring", required_argument, NULL, 'U' },
     { NULL, 0, NULL, 0 },
   };
   sp_error_t err = NULL;
@@ -46,6 +48,16 @@ casfs_cmd_mount (struct casfs_globals *g, int argc, char **argv)
         break;
       case 'D':
         o.fuse_debug = true;
+        break;
+      case 'U':
+        if (strcmp (optarg, "auto") == 0)
+          o.io_uring = CASFS_URING_AUTO;
+        else if (strcmp (optarg, "on") == 0)
+          o.io_uring = CASFS_URING_ON;
+        else if (strcmp (optarg, "off") == 0)
+          o.io_uring = CASFS_URING_OFF;
+        else
+          return casfs_usage_error ("mount", "--io-uring: want auto, on or off, got `%s`", optarg);
         break;
       default:
         return casfs_usage_error ("mount", "unknown option");

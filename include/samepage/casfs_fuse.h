@@ -29,6 +29,10 @@ struct casfs_fuse_options
   const char *log_file; /* NULL: stderr in the foreground, MOUNTPOINT.log when daemonised */
   bool fuse_debug;      /* libfuse's request trace on stderr */
   unsigned max_threads; /* worker threads; 0: one per online CPU */
+  /* FUSE over io_uring: CASFS_URING_AUTO uses it when the kernel offers it
+   * (fuse.enable_uring=1); _ON turns the kernel's offer on for this mount's
+   * INIT and back off right after; _OFF never. */
+  enum { CASFS_URING_AUTO, CASFS_URING_ON, CASFS_URING_OFF } io_uring;
 };
 
 /* Mounts the view.  In the foreground it returns when the mount goes away;

@@ -20,6 +20,7 @@ struct sp_settings
   char *store;
   bool casfs;
   char *casfs_mountpoint;
+  char *casfs_io_uring; /* auto | on | off: casfs mount --io-uring */
   char *ksm;
   char *ksm_preload;
 };

@@ -282,6 +282,46 @@ mount_layer_a() { # TREE DIR
   [ $((cached - lines[0])) -lt $((32 * 4096)) ]
 }
 
+@test "FUSE over io_uring: per-CPU rings serve the view; overlay stack, kill -9 and restart work" {
+  param=/sys/module/fuse/parameters/enable_uring
+  [ -e "$param" ] || skip "this kernel has no FUSE over io_uring (CONFIG_FUSE_IO_URING, Linux 6.14+)"
+  [ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" = 0 ] || skip "io_uring is disabled (kernel.io_uring_disabled)"
+  need_overlay
+  was=$(cat "$param")
+  # --io-uring on: the kernel's offer is turned on for this mount's INIT
+  # only, and the parameter is as it was once the mount is up.
+  "$CASFS" --store "$W/store" mount --io-uring on "$W/mnt-ring"
+  [ "$(cat "$param")" = "$was" ]
+  uring() { awk '$1 == "uring" { print $2 }' "$W/mnt-ring/stats"; }
+  run diff <("$H" dump "$W/img1") <("$H" dump --view "$W/mnt-ring/trees/$T1")
+  echo "$output"
+  [ "$status" -eq 0 ]
+  echo "requests served on rings: $(uring)"
+  [ "$(uring)" -gt 0 ]
+  # The overlay stack on top: xattrs, lookups and reads of a data-only layer.
+  mkdir -p "$W/ring-a"
+  mount -t overlay overlay -o "ro,metacopy=on,redirect_dir=follow,lowerdir=$W/mnt-ring/trees/$T1::$W/store/objects" "$W/ring-a"
+  cmp "$W/img1/usr/lib/blob" "$W/ring-a/usr/lib/blob"
+  [ "$(find "$W/ring-a" | wc -l)" -eq "$(find "$W/img1" | wc -l)" ]
+  umount "$W/ring-a"
+  # A daemon killed with rings registered leaves nothing hanging.
+  pid=$(cat "$W/mnt-ring.pid")
+  kill -9 "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  run timeout 5 cat "$W/mnt-ring/trees/$T1/etc/passwd"
+  [ "$status" -ne 124 ]
+  "$CASFS" umount -f "$W/mnt-ring"
+  ! grep -q " $W/mnt-ring " /proc/self/mountinfo
+  # --io-uring off: the same daemon serves through /dev/fuse only.
+  "$CASFS" --store "$W/store" mount --io-uring off "$W/mnt-ring"
+  cmp "$W/img1/etc/passwd" "$W/mnt-ring/trees/$T1/etc/passwd"
+  [ "$(uring)" -eq 0 ]
+  "$CASFS" umount "$W/mnt-ring"
+  run "$CASFS" --store "$W/store" mount --io-uring sometimes "$W/mnt-ring"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"--io-uring: want auto, on or off"* ]]
+}
+
 @test "a second daemon on a live mount is refused" {
   run "$CASFS" --store "$W/store" mount "$W/mnt"
   [ "$status" -ne 0 ]
