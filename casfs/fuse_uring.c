@@ -302,6 +302,24 @@ queue_thread (void *arg)
   CPU_SET (q->qid, &set);
   (void) pthread_setaffinity_np (pthread_self (), sizeof (set), &set);
 
+  /* Made by the thread that uses it: one submitter, and completions run
+   * only when it waits (no task-work interrupting a request in progress). */
+  {
+    struct io_uring_params p = { .flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER
+                                          | IORING_SETUP_DEFER_TASKRUN };
+    if (io_uring_queue_init_params (ENTRIES_PER_QUEUE * 2, &q->ring, &p) < 0)
+      {
+        struct io_uring_params plain = { .flags = IORING_SETUP_SQE128 };
+        if (io_uring_queue_init_params (ENTRIES_PER_QUEUE * 2, &q->ring, &plain) < 0)
+          {
+            sp_warn ("FUSE io_uring: ring setup failed for queue %u; serving through /dev/fuse", q->qid);
+            queue_registered (u);
+            return NULL;
+          }
+      }
+    q->ring_ok = true;
+  }
+
   for (unsigned i = 0; i < ENTRIES_PER_QUEUE; i++)
     if (submit_entry (q, &q->ent[i], false) < 0)
       {
@@ -366,18 +384,9 @@ start_queues (struct cf_uring *u)
   for (unsigned i = 0; i < u->nq; i++)
     {
       struct ring_queue *q = &u->q[i];
-      struct io_uring_params p = { .flags = IORING_SETUP_SQE128 };
 
       q->u = u;
       q->qid = i;
-      if (io_uring_queue_init_params (ENTRIES_PER_QUEUE * 2, &q->ring, &p) < 0)
-        {
-          sp_warn ("FUSE io_uring: ring setup failed; serving through /dev/fuse only");
-          for (unsigned k = i; k < u->nq; k++)
-            queue_registered (u);
-          return;
-        }
-      q->ring_ok = true;
       q->req = sp_xmalloc0 (sizeof (struct fuse_in_header) + FUSE_URING_OP_IN_OUT_SZ + u->payload_size);
       for (unsigned j = 0; j < ENTRIES_PER_QUEUE; j++)
         {
