@@ -382,10 +382,8 @@ serve (const struct casfs_fuse_options *o, int ready_fd, sp_error_t *err)
     }
   /* FUSE over io_uring where the kernel offers it: requests are then served
    * on the CPU that made them (see fuse_uring.c). */
-  if (o->io_uring != CASFS_URING_OFF && (enabled_param || cf_uring_enabled_in_kernel ()))
-    uring = cf_uring_attach (se, &fs, enabled_param);
-  else if (enabled_param)
-    cf_uring_set_kernel (false);
+  if (enabled_param || (o->io_uring == CASFS_URING_AUTO && cf_uring_enabled_in_kernel ()))
+    uring = cf_uring_attach (se, &fs, enabled_param); /* it puts the parameter back */
   pidfile = o->pid_file ? sp_xstrdup (o->pid_file) : casfs_fuse_pid_file (mp);
   pidtext = sp_xasprintf ("%d\n", (int) getpid ());
   if (sp_write_file_atomic (pidfile, pidtext, strlen (pidtext), 0644, err) < 0)
@@ -407,8 +405,6 @@ serve (const struct casfs_fuse_options *o, int ready_fd, sp_error_t *err)
   ret = fuse_session_loop_mt (se, cfg);
   fuse_loop_cfg_destroy (cfg);
   fuse_session_unmount (se);
-  cf_uring_detach (uring);
-  fs.uring = uring = NULL;
   fuse_remove_signal_handlers (se);
   {
     /* Remove the pid file unless a newer daemon has written its own. */
@@ -423,6 +419,10 @@ serve (const struct casfs_fuse_options *o, int ready_fd, sp_error_t *err)
     ret = 0;
 
 out:
+  /* Also when serving never began: the rings' threads stop, and a kernel
+   * parameter turned on for this mount goes back off. */
+  cf_uring_detach (uring);
+  fs.uring = NULL;
   if (se)
     fuse_session_destroy (se);
   fuse_opt_free_args (&args);
@@ -552,17 +552,6 @@ casfs_fuse_ensure_running (const char *store, const char *mountpoint, sp_error_t
   sp_error_t conf_err = NULL;
   int state;
 
-  /* The daemon the runtime starts follows samepage.conf's casfs_io_uring. */
-  if (sp_settings_load (NULL, &conf, &conf_err) == 0)
-    {
-      o.io_uring = strcmp (conf.casfs_io_uring, "on") == 0    ? CASFS_URING_ON
-                   : strcmp (conf.casfs_io_uring, "off") == 0 ? CASFS_URING_OFF
-                                                               : CASFS_URING_AUTO;
-      sp_settings_clear (&conf);
-    }
-  else
-    sp_error_release (&conf_err); /* the runtime has reported it already */
-
   if (sp_mkdir_p (dirname (parent), 0755, err) < 0)
     return -1;
   lock = open (lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -576,6 +565,14 @@ casfs_fuse_ensure_running (const char *store, const char *mountpoint, sp_error_t
     return -1;
   if (state == CASFS_FUSE_LIVE)
     return 0;
+  /* Only a daemon being started needs samepage.conf's casfs_io_uring. */
+  if (sp_settings_load (NULL, &conf, &conf_err) == 0)
+    {
+      (void) casfs_uring_mode_parse (conf.casfs_io_uring, &o.io_uring);
+      sp_settings_clear (&conf);
+    }
+  else
+    sp_error_release (&conf_err); /* the runtime has reported it already */
   /* A dead mount is detached by the new daemon itself. */
   if (casfs_fuse_mount (&o, err) < 0)
     return sp_error_wrap (err, "start casfs for store `%s`", store);

@@ -106,6 +106,20 @@ struct cf_uring
 static __thread struct ring_entry *current_entry;
 
 bool
+casfs_uring_mode_parse (const char *s, enum casfs_uring_mode *out)
+{
+  static const char *const names[] = { [CASFS_URING_AUTO] = "auto", [CASFS_URING_ON] = "on",
+                                       [CASFS_URING_OFF] = "off" };
+  for (size_t i = 0; i < SP_ARRAY_SIZE (names); i++)
+    if (strcmp (s, names[i]) == 0)
+      {
+        *out = (enum casfs_uring_mode) i;
+        return true;
+      }
+  return false;
+}
+
+bool
 cf_uring_enabled_in_kernel (void)
 {
   char c = 0;
@@ -179,6 +193,7 @@ uring_writev (int fd, struct iovec *iov, int count, void *userdata)
               e->error = -EIO;
               e->reply_len = 0;
               e->replied = true;
+              errno = EOVERFLOW;
               return -1;
             }
           memcpy (e->payload + len, iov[i].iov_base, iov[i].iov_len);

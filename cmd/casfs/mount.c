@@ -50,13 +50,7 @@ casfs_cmd_mount (struct casfs_globals *g, int argc, char **argv)
         o.fuse_debug = true;
         break;
       case 'U':
-        if (strcmp (optarg, "auto") == 0)
-          o.io_uring = CASFS_URING_AUTO;
-        else if (strcmp (optarg, "on") == 0)
-          o.io_uring = CASFS_URING_ON;
-        else if (strcmp (optarg, "off") == 0)
-          o.io_uring = CASFS_URING_OFF;
-        else
+        if (!casfs_uring_mode_parse (optarg, &o.io_uring))
           return casfs_usage_error ("mount", "--io-uring: want auto, on or off, got `%s`", optarg);
         break;
       default:

@@ -20,6 +20,20 @@
 #define CASFS_FUSE_FSTYPE "fuse.casfs" /* fstype in /proc/self/mountinfo */
 #define CASFS_FUSE_COMM "casfs-fuse"   /* the daemon's /proc/PID/comm */
 
+/* FUSE over io_uring: AUTO uses it when the kernel offers it
+ * (fuse.enable_uring=1); ON turns the kernel's offer on for this mount until
+ * its rings are registered, then back off; OFF never. */
+enum casfs_uring_mode
+{
+  CASFS_URING_AUTO,
+  CASFS_URING_ON,
+  CASFS_URING_OFF,
+};
+
+/* "auto", "on" or "off" (samepage.conf casfs_io_uring, casfs mount
+ * --io-uring); false for anything else. */
+bool casfs_uring_mode_parse (const char *s, enum casfs_uring_mode *out);
+
 struct casfs_fuse_options
 {
   const char *store;
@@ -29,10 +43,7 @@ struct casfs_fuse_options
   const char *log_file; /* NULL: stderr in the foreground, MOUNTPOINT.log when daemonised */
   bool fuse_debug;      /* libfuse's request trace on stderr */
   unsigned max_threads; /* worker threads; 0: one per online CPU */
-  /* FUSE over io_uring: CASFS_URING_AUTO uses it when the kernel offers it
-   * (fuse.enable_uring=1); _ON turns the kernel's offer on for this mount's
-   * INIT and back off right after; _OFF never. */
-  enum { CASFS_URING_AUTO, CASFS_URING_ON, CASFS_URING_OFF } io_uring;
+  enum casfs_uring_mode io_uring;
 };
 
 /* Mounts the view.  In the foreground it returns when the mount goes away;

@@ -291,6 +291,10 @@ mount_layer_a() { # TREE DIR
   # --io-uring on: the kernel's offer is turned on for this mount's INIT
   # only, and the parameter is as it was once the mount is up.
   "$CASFS" --store "$W/store" mount --io-uring on "$W/mnt-ring"
+  # (the rings register once the kernel's INIT is answered, just after the
+  # mount is up; the parameter goes back then)
+  ls "$W/mnt-ring" > /dev/null
+  for _ in $(seq 50); do [ "$(cat "$param")" = "$was" ] && break; sleep 0.1; done
   [ "$(cat "$param")" = "$was" ]
   uring() { awk '$1 == "uring" { print $2 }' "$W/mnt-ring/stats"; }
   run diff <("$H" dump "$W/img1") <("$H" dump --view "$W/mnt-ring/trees/$T1")
@@ -317,6 +321,12 @@ mount_layer_a() { # TREE DIR
   cmp "$W/img1/etc/passwd" "$W/mnt-ring/trees/$T1/etc/passwd"
   [ "$(uring)" -eq 0 ]
   "$CASFS" umount "$W/mnt-ring"
+  # A daemon that fails after mounting (no pid file) leaves neither the
+  # mount nor the kernel parameter behind.
+  run "$CASFS" --store "$W/store" mount --io-uring on --pid-file /proc/casfs-no/pid "$W/mnt-ring"
+  [ "$status" -ne 0 ]
+  [ "$(cat "$param")" = "$was" ]
+  ! grep -q " $W/mnt-ring " /proc/self/mountinfo
   run "$CASFS" --store "$W/store" mount --io-uring sometimes "$W/mnt-ring"
   [ "$status" -ne 0 ]
   [[ "$output" == *"--io-uring: want auto, on or off"* ]]
