@@ -94,7 +94,7 @@ struct cf_uring
   int fd;
   uint64_t init_unique;
   bool kernel_offers;
-  bool restore_param; /* we turned fuse.enable_uring on for this mount */
+  atomic_bool restore_param; /* we turned fuse.enable_uring on for this mount */
   atomic_uint registered; /* queues done registering (or failed to) */
   size_t payload_size;
   unsigned nq;
@@ -132,7 +132,7 @@ cf_uring_enabled_in_kernel (void)
   return c == 'Y' || c == '1';
 }
 
-/* Whether the kernel offers rings to new mounts; true if it was changed. */
+/* Whether the kernel offers rings to new mounts; true if the write took. */
 bool
 cf_uring_set_kernel (bool on)
 {
@@ -143,6 +143,14 @@ cf_uring_set_kernel (bool on)
   ok = write (fd, on ? "Y" : "N", 1) == 1;
   close (fd);
   return ok;
+}
+
+/* Once, from whichever thread gets there first. */
+static void
+put_param_back (struct cf_uring *u)
+{
+  if (atomic_exchange (&u->restore_param, false))
+    cf_uring_set_kernel (false);
 }
 
 static ssize_t
@@ -162,12 +170,8 @@ uring_read (int fd, void *buf, size_t len, void *userdata)
             flags |= (uint64_t) ii->flags2 << 32;
           u->init_unique = ih->unique;
           u->kernel_offers = (flags & FUSE_OVER_IO_URING) != 0;
-          if (!u->kernel_offers && u->restore_param)
-            {
-              cf_uring_set_kernel (false); /* no rings will register */
-              u->restore_param = false;
-            }
-
+          if (!u->kernel_offers)
+            put_param_back (u); /* no rings will register */
         }
     }
   return n;
@@ -298,11 +302,8 @@ serve_entry (struct ring_queue *q, struct ring_entry *e)
 static void
 queue_registered (struct cf_uring *u)
 {
-  if (atomic_fetch_add (&u->registered, 1) + 1 == u->nq && u->restore_param)
-    {
-      cf_uring_set_kernel (false);
-      u->restore_param = false;
-    }
+  if (atomic_fetch_add (&u->registered, 1) + 1 == u->nq)
+    put_param_back (u);
 }
 
 static void *
@@ -434,7 +435,7 @@ cf_uring_attach (struct fuse_session *se, struct cf_fs *fs, bool restore_param)
   u->se = se;
   u->fs = fs;
   u->fd = fuse_session_fd (se);
-  u->restore_param = restore_param;
+  atomic_init (&u->restore_param, restore_param);
   fs->uring = u; /* the hooks get the session's userdata: fs */
   if (fuse_session_custom_io (se, &io, u->fd) != 0)
     {
@@ -452,8 +453,7 @@ cf_uring_detach (struct cf_uring *u)
 {
   if (u == NULL)
     return;
-  if (u->restore_param) /* stopped before every queue registered */
-    cf_uring_set_kernel (false);
+  put_param_back (u); /* if stopped before every queue registered */
   atomic_store (&u->stop, true);
   for (unsigned i = 0; i < u->nq && u->q; i++)
     {

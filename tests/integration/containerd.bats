@@ -121,7 +121,7 @@ remove_task() {
 }
 
 @test "pause/resume: status and a frozen counter" {
-  run_detached c-pause sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/counter; sleep 0.05; done'
+  run_detached c-pause sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/c.new; mv /tmp/c.new /tmp/counter; sleep 0.05; done'
   pid=$(task_field c-pause 2)
   counter=/proc/$pid/root/tmp/counter
   retry 50 0.1 test -s "$counter"

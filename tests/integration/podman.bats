@@ -152,7 +152,7 @@ run_sleeper() {
 }
 
 @test "pause/resume: state and a frozen counter" {
-  id=$(podman run -d "$IMG" sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/counter; sleep 0.05; done')
+  id=$(podman run -d "$IMG" sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/c.new; mv /tmp/c.new /tmp/counter; sleep 0.05; done')
   pid=$(ctr_pid "$id")
   counter=/proc/$pid/root/tmp/counter
   retry 50 0.1 test -s "$counter"
