@@ -295,6 +295,19 @@ cf_inodes_peek (struct cf_inodes *t, const struct casfs_digest *key)
   return ino;
 }
 
+fuse_ino_t
+cf_inodes_held_in (struct cf_inodes *t, const struct casfs_digest *key, fuse_ino_t parent)
+{
+  struct cf_node *n;
+  fuse_ino_t ino = 0;
+  pthread_mutex_lock (&t->lock);
+  n = find_key_locked (t, key);
+  if (n && n->nlookup > 0 && n->parent == parent)
+    ino = n->ino;
+  pthread_mutex_unlock (&t->lock);
+  return ino;
+}
+
 void
 cf_inodes_forget (struct cf_inodes *t, fuse_ino_t ino, uint64_t count)
 {

@@ -69,6 +69,9 @@ struct cf_node *cf_inodes_get (struct cf_inodes *t, fuse_ino_t ino);
 struct cf_node *cf_inodes_ref (struct cf_inodes *t, const struct cf_node *tmpl);
 /* The inode number a node with this key has or would get (for readdir's d_ino). */
 fuse_ino_t cf_inodes_peek (struct cf_inodes *t, const struct casfs_digest *key);
+/* The inode number of a node with this key that the kernel holds (nlookup > 0)
+ * and that was first met in directory parent, or 0. */
+fuse_ino_t cf_inodes_held_in (struct cf_inodes *t, const struct casfs_digest *key, fuse_ino_t parent);
 void cf_inodes_forget (struct cf_inodes *t, fuse_ino_t ino, uint64_t n);
 size_t cf_inodes_count (struct cf_inodes *t);
 void cf_node_stat (const struct cf_node *n, struct stat *st);
@@ -88,8 +91,8 @@ void cf_tree_cache_put (struct cf_tree_cache *c, struct cf_tree_ref *r);
 
 struct cf_counters
 {
-  atomic_ullong lookup, forget, getattr, readdir, readlink, getxattr, listxattr, open, read, read_bytes,
-      eio, trees_loaded, uring;
+  atomic_ullong lookup, forget, getattr, readdir, readdir_held, readlink, getxattr, listxattr, open, read,
+      read_bytes, eio, trees_loaded, uring;
 };
 struct cf_uring;
 
@@ -120,6 +123,9 @@ int cf_view_lookup (struct cf_fs *fs, struct cf_node *dir, const char *name, str
 struct cf_node *cf_view_child (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e);
 /* readdir's inode number and type of an entry of dir's tree. */
 fuse_ino_t cf_view_child_ino (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e);
+/* The inode number of an entry of dir's tree if the kernel most likely
+ * already has it under dir (see do_readdir), else 0. */
+fuse_ino_t cf_view_child_held (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e);
 bool cf_view_is_dir (const struct cf_node *n);
 /* Names of the synthetic directories (root, trees/, refs/): NULL-terminated. */
 int cf_view_list_synthetic (struct cf_fs *fs, struct cf_node *dir, char ***names, sp_error_t *err);

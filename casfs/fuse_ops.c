@@ -401,7 +401,12 @@ do_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_
       fuse_reply_err (req, ESTALE);
       return;
     }
-  buf = sp_xmalloc0 (size);
+  buf = malloc (size); /* not zeroed: fuse_add_direntry* write whole, padded records */
+  if (buf == NULL)
+    {
+      fuse_reply_err (req, ENOMEM);
+      return;
+    }
   /* Offsets: 0 ".", 1 "..", 2 + i the i-th entry. */
   for (off_t i = off; i < (off_t) d->n + 2; i++)
     {
@@ -437,7 +442,18 @@ do_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_
         {
           const struct casfs_entry *e = &d->tree.tree->entries[i - 2];
           name = e->name;
-          if (plus)
+          /* Entries the kernel already holds under this directory go out as
+           * names only (nodeid 0: the kernel then links nothing): a warm
+           * listing costs neither attribute work here nor a dentry update per
+           * entry there.  Only new entries carry attributes, which spares the
+           * cold walk its lookups. */
+          fuse_ino_t held = plus ? cf_view_child_held (fs, dir, e) : 0;
+          if (held)
+            {
+              ep.attr.st_ino = held;
+              ep.attr.st_mode = e->mode;
+            }
+          else if (plus)
             {
               child = cf_view_child (fs, dir, e);
               fill_entry (fs, child, fs->tree_timeout, &ep);
@@ -459,6 +475,8 @@ do_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_
           break;
         }
       used += len;
+      if (plus && i >= 2 && ep.ino == 0)
+        fs->n.readdir_held++;
     }
   fuse_reply_buf (req, buf, used);
 }

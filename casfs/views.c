@@ -281,6 +281,17 @@ cf_view_child_ino (struct cf_fs *fs, struct cf_node *dir, const struct casfs_ent
   return cf_inodes_peek (fs->inodes, &key);
 }
 
+fuse_ino_t
+cf_view_child_held (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e)
+{
+  struct casfs_digest key;
+  if (S_ISDIR (e->mode))
+    cf_key_dir (dir->ino, e->name, &key);
+  else
+    cf_key_entry (e, &key);
+  return cf_inodes_held_in (fs->inodes, &key, dir->ino);
+}
+
 static int
 lookup_tree_root (struct cf_fs *fs, const char *name, struct cf_node **out, sp_error_t *err)
 {
@@ -463,11 +474,12 @@ cf_view_ref_target (const struct cf_node *n)
 char *
 cf_view_stats_text (struct cf_fs *fs)
 {
-  return sp_xasprintf ("lookup %llu\nforget %llu\ngetattr %llu\nreaddir %llu\nreadlink %llu\n"
-                       "getxattr %llu\nlistxattr %llu\nopen %llu\nread %llu\nread_bytes %llu\n"
+  return sp_xasprintf ("lookup %llu\nforget %llu\ngetattr %llu\nreaddir %llu\nreaddir_held %llu\n"
+                       "readlink %llu\ngetxattr %llu\nlistxattr %llu\nopen %llu\nread %llu\nread_bytes %llu\n"
                        "eio %llu\ntrees_loaded %llu\nuring %llu\ninodes %zu\n",
                        (unsigned long long) fs->n.lookup, (unsigned long long) fs->n.forget,
                        (unsigned long long) fs->n.getattr, (unsigned long long) fs->n.readdir,
+                       (unsigned long long) fs->n.readdir_held,
                        (unsigned long long) fs->n.readlink, (unsigned long long) fs->n.getxattr,
                        (unsigned long long) fs->n.listxattr, (unsigned long long) fs->n.open,
                        (unsigned long long) fs->n.read, (unsigned long long) fs->n.read_bytes,
