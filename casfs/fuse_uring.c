@@ -317,6 +317,21 @@ queue_thread (void *arg)
   CPU_ZERO (&set);
   CPU_SET (q->qid, &set);
   (void) pthread_setaffinity_np (pthread_self (), sizeof (set), &set);
+  /* SCHED_IDLE keeps the caller on its CPU.  The reply wakes the caller from
+   * this thread, on the caller's CPU; were this thread an ordinary one, the
+   * scheduler would see that CPU busy and move the caller to an idle one, so
+   * every request would cost a cross-CPU wakeup and the caller's cache (a
+   * cold find: 1.5 s instead of 0.28 s here).  A CPU running only SCHED_IDLE
+   * tasks counts as idle, so the caller stays and preempts us.  Only the
+   * callers' requests wake this thread and each takes microseconds, so under
+   * load it still gets its turn (EEVDF: measured with a busy loop on every
+   * CPU, the cold find took 0.53 s, 0.49 s with ordinary threads). */
+  {
+    struct sched_param idle = { .sched_priority = 0 };
+    int e = pthread_setschedparam (pthread_self (), SCHED_IDLE, &idle);
+    if (e != 0)
+      sp_warn ("FUSE io_uring: queue %u stays an ordinary thread (SCHED_IDLE: %s)", q->qid, strerror (e));
+  }
 
   /* Made by the thread that uses it: one submitter, and completions run
    * only when it waits (no task-work interrupting a request in progress). */

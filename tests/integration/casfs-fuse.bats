@@ -328,6 +328,14 @@ mount_layer_a() { # TREE DIR
   [ "$status" -eq 0 ]
   echo "requests served on rings: $(uring)"
   [ "$(uring)" -gt 0 ]
+  # One ring thread per CPU, each SCHED_IDLE (policy 5, field 41 of
+  # /proc/TID/stat) so that a reply leaves its caller on the caller's CPU.
+  idle=0
+  for t in /proc/"$(cat "$W/mnt-ring.pid")"/task/*; do
+    [ "$(awk '{ print $41 }' "$t/stat")" = 5 ] && idle=$((idle + 1))
+  done
+  echo "SCHED_IDLE ring threads: $idle of $(nproc) CPUs"
+  [ "$idle" -eq "$(nproc)" ]
   # The overlay stack on top: xattrs, lookups and reads of a data-only layer.
   mkdir -p "$W/ring-a"
   mount -t overlay overlay -o "ro,metacopy=on,redirect_dir=follow,lowerdir=$W/mnt-ring/trees/$T1::$W/store/objects" "$W/ring-a"
