@@ -252,6 +252,16 @@ dir_nlink (struct cf_fs *fs, const struct casfs_digest *tree)
   return n;
 }
 
+/* The identity of an entry of dir's tree (see cf_key_*). */
+static void
+child_key (struct cf_node *dir, const struct casfs_entry *e, struct casfs_digest *key)
+{
+  if (S_ISDIR (e->mode))
+    cf_key_dir (dir->ino, e->name, key);
+  else
+    cf_key_entry (e, key);
+}
+
 struct cf_node *
 cf_view_child (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e)
 {
@@ -260,13 +270,9 @@ cf_view_child (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *
   tmpl.kind = CF_ENTRY;
   tmpl.e = *e;
   tmpl.parent = dir->ino;
+  child_key (dir, e, &tmpl.key);
   if (S_ISDIR (e->mode))
-    {
-      cf_key_dir (dir->ino, e->name, &tmpl.key);
-      tmpl.e.nlink = dir_nlink (fs, &e->digest);
-    }
-  else
-    cf_key_entry (e, &tmpl.key);
+    tmpl.e.nlink = dir_nlink (fs, &e->digest);
   return cf_inodes_ref (fs->inodes, &tmpl);
 }
 
@@ -274,10 +280,7 @@ fuse_ino_t
 cf_view_child_ino (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e)
 {
   struct casfs_digest key;
-  if (S_ISDIR (e->mode))
-    cf_key_dir (dir->ino, e->name, &key);
-  else
-    cf_key_entry (e, &key);
+  child_key (dir, e, &key);
   return cf_inodes_peek (fs->inodes, &key);
 }
 
@@ -285,10 +288,7 @@ fuse_ino_t
 cf_view_child_held (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e)
 {
   struct casfs_digest key;
-  if (S_ISDIR (e->mode))
-    cf_key_dir (dir->ino, e->name, &key);
-  else
-    cf_key_entry (e, &key);
+  child_key (dir, e, &key);
   return cf_inodes_held_in (fs->inodes, &key, dir->ino);
 }
 
