@@ -43,7 +43,7 @@ struct cf_node
   enum cf_kind kind;
   struct casfs_digest key; /* identity (see cf_key_*) */
   struct casfs_entry e;    /* attributes; e.digest is the object or sub-tree */
-  fuse_ino_t parent;       /* directories: for ".." */
+  fuse_ino_t parent;       /* directories: ".."; others: where first met */
   char *ref_name;          /* CF_REF_LINK: the unescaped ref name */
   struct cf_node *next_by_ino, *next_by_key;
 };
