@@ -123,9 +123,11 @@ int cf_view_lookup (struct cf_fs *fs, struct cf_node *dir, const char *name, str
 struct cf_node *cf_view_child (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e);
 /* readdir's inode number and type of an entry of dir's tree. */
 fuse_ino_t cf_view_child_ino (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e);
-/* The inode number of an entry of dir's tree if the kernel most likely
- * already has it under dir (see do_readdir), else 0. */
-fuse_ino_t cf_view_child_held (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e);
+/* For READDIRPLUS: *held is the entry's inode number if the kernel most
+ * likely already has it under dir (see do_readdir), and NULL is returned;
+ * else *held is 0 and the entry's node is returned referenced. */
+struct cf_node *cf_view_child_plus (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e,
+                                    fuse_ino_t *held);
 bool cf_view_is_dir (const struct cf_node *n);
 /* Names of the synthetic directories (root, trees/, refs/): NULL-terminated. */
 int cf_view_list_synthetic (struct cf_fs *fs, struct cf_node *dir, char ***names, sp_error_t *err);

@@ -447,20 +447,12 @@ do_readdir (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_
            * listing costs neither attribute work here nor a dentry update per
            * entry there.  Only new entries carry attributes, which spares the
            * cold walk its lookups. */
-          fuse_ino_t held = plus ? cf_view_child_held (fs, dir, e) : 0;
-          if (held)
-            {
-              ep.attr.st_ino = held;
-              ep.attr.st_mode = e->mode;
-            }
-          else if (plus)
-            {
-              child = cf_view_child (fs, dir, e);
-              fill_entry (fs, child, fs->tree_timeout, &ep);
-            }
+          fuse_ino_t held = 0;
+          if (plus && (child = cf_view_child_plus (fs, dir, e, &held)) != NULL)
+            fill_entry (fs, child, fs->tree_timeout, &ep);
           else
             {
-              ep.attr.st_ino = cf_view_child_ino (fs, dir, e);
+              ep.attr.st_ino = held ? held : cf_view_child_ino (fs, dir, e);
               ep.attr.st_mode = e->mode;
             }
         }

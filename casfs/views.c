@@ -262,18 +262,35 @@ child_key (struct cf_node *dir, const struct casfs_entry *e, struct casfs_digest
     cf_key_entry (e, key);
 }
 
-struct cf_node *
-cf_view_child (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e)
+static struct cf_node *
+child_ref (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e, const struct casfs_digest *key)
 {
   struct cf_node tmpl = { 0 };
 
   tmpl.kind = CF_ENTRY;
   tmpl.e = *e;
   tmpl.parent = dir->ino;
-  child_key (dir, e, &tmpl.key);
+  tmpl.key = *key;
   if (S_ISDIR (e->mode))
     tmpl.e.nlink = dir_nlink (fs, &e->digest);
   return cf_inodes_ref (fs->inodes, &tmpl);
+}
+
+struct cf_node *
+cf_view_child (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e)
+{
+  struct casfs_digest key;
+  child_key (dir, e, &key);
+  return child_ref (fs, dir, e, &key);
+}
+
+struct cf_node *
+cf_view_child_plus (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e, fuse_ino_t *held)
+{
+  struct casfs_digest key;
+  child_key (dir, e, &key);
+  *held = cf_inodes_held_in (fs->inodes, &key, dir->ino);
+  return *held ? NULL : child_ref (fs, dir, e, &key);
 }
 
 fuse_ino_t
@@ -282,14 +299,6 @@ cf_view_child_ino (struct cf_fs *fs, struct cf_node *dir, const struct casfs_ent
   struct casfs_digest key;
   child_key (dir, e, &key);
   return cf_inodes_peek (fs->inodes, &key);
-}
-
-fuse_ino_t
-cf_view_child_held (struct cf_fs *fs, struct cf_node *dir, const struct casfs_entry *e)
-{
-  struct casfs_digest key;
-  child_key (dir, e, &key);
-  return cf_inodes_held_in (fs->inodes, &key, dir->ino);
 }
 
 static int
