@@ -72,6 +72,21 @@ join_late_namespaces (struct sp_setup *s, sp_error_t *err)
   return 0;
 }
 
+/* Waits until the runtime has put us in the container's cgroup, then notes
+ * that cgroup as the host names it (for the cgroup mount), before a cgroup
+ * namespace hides it. */
+static void
+await_cgroup (struct sp_setup *s)
+{
+  struct sp_sync_msg m;
+  sp_error_t err = NULL;
+
+  if (sp_sync_expect (s->sync_fd, SYNC_GO, &m, &err) < 0)
+    _exit (1);
+  if (sp_read_file ("/proc/self/cgroup", &s->host_cgroups, NULL, &err) < 0)
+    sp_sync_fail (s->sync_fd, &err);
+}
+
 void
 sp_setup_stage1 (struct sp_setup *s)
 {
@@ -81,17 +96,7 @@ sp_setup_stage1 (struct sp_setup *s)
   const char *userns_path = NULL;
   pid_t init;
 
-  /* Wait until the runtime has put us in the container's cgroup. */
-  if (sp_sync_expect (s->sync_fd, SYNC_GO, &m, &err) < 0)
-    _exit (1);
-  if (l && sp_namespace_wanted (l, OCI_NS_CGROUP, NULL))
-    {
-      size_t len;
-      if (sp_read_file ("/proc/self/cgroup", &s->host_cgroups, &len, &err) < 0)
-        sp_sync_fail (s->sync_fd, &err);
-    }
-  else if (sp_read_file ("/proc/self/cgroup", &s->host_cgroups, NULL, &err) < 0)
-    sp_sync_fail (s->sync_fd, &err);
+  await_cgroup (s);
 
   if (sp_namespaces_join_paths (l, false, &err) < 0)
     sp_sync_fail (s->sync_fd, &err);
@@ -158,14 +163,10 @@ void
 sp_setup_init_direct (struct sp_setup *s)
 {
   struct oci_linux *l = s->config->linux_;
-  struct sp_sync_msg m;
   sp_error_t err = NULL;
   const char *path = NULL;
 
-  if (sp_sync_expect (s->sync_fd, SYNC_GO, &m, &err) < 0)
-    _exit (1);
-  if (sp_read_file ("/proc/self/cgroup", &s->host_cgroups, NULL, &err) < 0)
-    sp_sync_fail (s->sync_fd, &err);
+  await_cgroup (s);
   if (sp_namespace_wanted (l, OCI_NS_CGROUP, &path) && path == NULL && unshare (CLONE_NEWCGROUP) < 0)
     {
       sp_error_errno (&err, "create cgroup namespace");
