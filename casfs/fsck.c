@@ -83,7 +83,7 @@ object_matches (int dirfd, const char *name, const char *rel, const struct casfs
   ssize_t r;
   struct stat st;
 
-  if (md == NULL || EVP_DigestInit_ex (md, EVP_sha256 (), NULL) != 1)
+  if (md == NULL || EVP_DigestInit_ex (md, casfs_sha256 (), NULL) != 1)
     {
       EVP_MD_CTX_free (md);
       return sp_error_make (err, ENOMEM, "init SHA-256");

@@ -27,7 +27,7 @@ key_of_parts (const void *a, size_t alen, const void *b, size_t blen, const void
 {
   EVP_MD_CTX *md = EVP_MD_CTX_new ();
   unsigned int n = 0;
-  if (md == NULL || EVP_DigestInit_ex (md, EVP_sha256 (), NULL) != 1 || EVP_DigestUpdate (md, a, alen) != 1
+  if (md == NULL || EVP_DigestInit_ex (md, casfs_sha256 (), NULL) != 1 || EVP_DigestUpdate (md, a, alen) != 1
       || EVP_DigestUpdate (md, b, blen) != 1 || EVP_DigestUpdate (md, c, clen) != 1
       || EVP_DigestFinal_ex (md, out->b, &n) != 1)
     abort (); /* only fails on allocation failure, like sp_xmalloc0 */

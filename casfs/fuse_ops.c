@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -613,17 +614,30 @@ cf_getxattr (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
         }
       if (strcmp (name, XATTR_REDIRECT) == 0)
         {
-          cleanup_free char *rel = casfs_object_relpath (&n->e.digest);
-          cleanup_free char *redirect = sp_xasprintf ("/%s", rel);
-          reply_xattr_value (req, redirect, strlen (redirect), size);
+          /* Asked twice per file on a cold walk (size, then value): no
+           * allocation, no printf. */
+          char redirect[1 + CASFS_OBJECT_RELPATH_LEN + 1] = "/";
+          casfs_object_relpath_into (&n->e.digest, redirect + 1);
+          reply_xattr_value (req, redirect, 1 + CASFS_OBJECT_RELPATH_LEN, size);
           return;
         }
     }
   if (sp_str_has_prefix (name, OVL_ESCAPED_PREFIX))
     {
       /* The image's own trusted.overlay.X, escaped the way overlayfs expects
-       * of a lower layer, so an image can never redirect to other objects. */
-      cleanup_free char *orig = sp_xasprintf (OVL_PREFIX "%s", name + strlen (OVL_ESCAPED_PREFIX));
+       * of a lower layer, so an image can never redirect to other objects.
+       * Layer B asks this of every file through layer A: built on the stack
+       * (the kernel caps names at XATTR_NAME_MAX). */
+      const char *rest = name + strlen (OVL_ESCAPED_PREFIX);
+      char orig[XATTR_NAME_MAX + 1];
+      size_t len = strlen (rest);
+      if (strlen (OVL_PREFIX) + len >= sizeof orig)
+        {
+          fuse_reply_err (req, ENODATA);
+          return;
+        }
+      memcpy (orig, OVL_PREFIX, strlen (OVL_PREFIX));
+      memcpy (orig + strlen (OVL_PREFIX), rest, len + 1);
       x = casfs_entry_xattr (&n->e, orig);
     }
   else if (sp_str_has_prefix (name, OVL_PREFIX))

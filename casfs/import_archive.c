@@ -424,7 +424,7 @@ read_layer (struct import_ctx *ctx, struct archive_source *src, const char *name
   src->md = EVP_MD_CTX_new ();
   src->buf = sp_xmalloc0 (SOURCE_BUF);
   ps.buf = sp_xmalloc0 (SOURCE_BUF);
-  if (raw == NULL || tar == NULL || src->md == NULL || EVP_DigestInit_ex (src->md, EVP_sha256 (), NULL) != 1)
+  if (raw == NULL || tar == NULL || src->md == NULL || EVP_DigestInit_ex (src->md, casfs_sha256 (), NULL) != 1)
     {
       ret = sp_error_make (err, ENOMEM, "archive `%s`: cannot set up reader", name);
       goto out;

@@ -185,9 +185,20 @@ casfs_store_unlock (struct casfs_store *s)
 char *
 casfs_object_relpath (const struct casfs_digest *d)
 {
+  char rel[CASFS_OBJECT_RELPATH_LEN + 1];
+  casfs_object_relpath_into (d, rel);
+  return sp_xstrdup (rel);
+}
+
+void
+casfs_object_relpath_into (const struct casfs_digest *d, char out[CASFS_OBJECT_RELPATH_LEN + 1])
+{
   char hex[CASFS_DIGEST_HEX_LEN + 1];
   casfs_digest_hex (d, hex);
-  return sp_xasprintf ("%.2s/%s", hex, hex + 2);
+  out[0] = hex[0];
+  out[1] = hex[1];
+  out[2] = '/';
+  memcpy (out + 3, hex + 2, CASFS_DIGEST_HEX_LEN - 2 + 1);
 }
 
 int
@@ -242,7 +253,7 @@ casfs_object_writer_new (struct casfs_store *s, struct casfs_object_writer **out
       return sp_error_errno (err, "create temp file in `%s/tmp`", s->path);
     }
   w->md = EVP_MD_CTX_new ();
-  if (w->md == NULL || EVP_DigestInit_ex (w->md, EVP_sha256 (), NULL) != 1)
+  if (w->md == NULL || EVP_DigestInit_ex (w->md, casfs_sha256 (), NULL) != 1)
     {
       casfs_object_writer_free (w);
       return sp_error_make (err, ENOMEM, "init SHA-256");

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -58,11 +59,27 @@ casfs_digest_is_zero (const struct casfs_digest *d)
   return true;
 }
 
+static EVP_MD *sha256_fetched;
+
+static void
+fetch_sha256 (void)
+{
+  sha256_fetched = EVP_MD_fetch (NULL, "SHA256", NULL);
+}
+
+const EVP_MD *
+casfs_sha256 (void)
+{
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once (&once, fetch_sha256);
+  return sha256_fetched ? sha256_fetched : EVP_sha256 ();
+}
+
 void
 casfs_digest_of (const void *data, size_t len, struct casfs_digest *out)
 {
   unsigned int n = 0;
-  EVP_Digest (data, len, out->b, &n, EVP_sha256 (), NULL);
+  EVP_Digest (data, len, out->b, &n, casfs_sha256 (), NULL);
 }
 
 static bool

@@ -43,7 +43,10 @@ int casfs_store_trees_fd (const struct casfs_store *s);
 int casfs_store_lock (struct casfs_store *s, bool exclusive, sp_error_t *err);
 void casfs_store_unlock (struct casfs_store *s);
 
-/* "ab/cdef..." relative to objects/ or trees/ (caller frees). */
+/* "ab/cdef..." relative to objects/ or trees/: into a buffer (the view's
+ * redirect xattr, on the hot path), or allocated (caller frees). */
+#define CASFS_OBJECT_RELPATH_LEN (CASFS_DIGEST_HEX_LEN + 1)
+void casfs_object_relpath_into (const struct casfs_digest *d, char out[CASFS_OBJECT_RELPATH_LEN + 1]);
 char *casfs_object_relpath (const struct casfs_digest *d);
 
 /* Opens an object read-only (flags are OR'd into O_RDONLY|O_CLOEXEC, e.g. O_DIRECT). */

@@ -218,6 +218,15 @@ test_object_hashing_and_dedup (void **state)
   assert_int_equal (stat (path, &st), 0);
   assert_int_equal (st.st_mode & 07777, 0444);
   assert_int_equal (st.st_nlink, 1);
+  {
+    /* the two spellings of an object's path (the view's redirect uses the buffer one) */
+    cleanup_free char *rel = casfs_object_relpath (&d1);
+    char buf[CASFS_OBJECT_RELPATH_LEN + 1];
+    casfs_object_relpath_into (&d1, buf);
+    assert_string_equal (rel, "ba/7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_string_equal (buf, rel);
+    assert_int_equal (strlen (buf), CASFS_OBJECT_RELPATH_LEN);
+  }
   /* streamed in pieces: same digest, stored once */
   assert_int_equal (casfs_object_writer_new (s, &w, &err), 0);
   assert_int_equal (casfs_object_writer_write (w, "a", 1, &err), 0);
