@@ -628,16 +628,16 @@ cf_getxattr (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
        * of a lower layer, so an image can never redirect to other objects.
        * Layer B asks this of every file through layer A: built on the stack
        * (the kernel caps names at XATTR_NAME_MAX). */
-      const char *rest = name + strlen (OVL_ESCAPED_PREFIX);
+      const char *rest = name + sizeof OVL_ESCAPED_PREFIX - 1;
+      const size_t plen = sizeof OVL_PREFIX - 1, len = strlen (rest);
       char orig[XATTR_NAME_MAX + 1];
-      size_t len = strlen (rest);
-      if (strlen (OVL_PREFIX) + len >= sizeof orig)
+      if (plen + len >= sizeof orig) /* a name no kernel sends: not ours to answer */
         {
           fuse_reply_err (req, ENODATA);
           return;
         }
-      memcpy (orig, OVL_PREFIX, strlen (OVL_PREFIX));
-      memcpy (orig + strlen (OVL_PREFIX), rest, len + 1);
+      memcpy (orig, OVL_PREFIX, plen);
+      memcpy (orig + plen, rest, len + 1);
       x = casfs_entry_xattr (&n->e, orig);
     }
   else if (sp_str_has_prefix (name, OVL_PREFIX))
