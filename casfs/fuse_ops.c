@@ -18,6 +18,7 @@
 
 #define XATTR_METACOPY "trusted.overlay.metacopy"
 #define XATTR_REDIRECT "trusted.overlay.redirect"
+#define XATTR_OPAQUE "trusted.overlay.opaque"
 #define OVL_PREFIX "trusted.overlay."
 #define OVL_ESCAPED_PREFIX "trusted.overlay.overlay."
 #define DIO_ALIGN 4096
@@ -85,6 +86,12 @@ cf_init (void *userdata, struct fuse_conn_info *conn)
     conn->want |= FUSE_CAP_CACHE_SYMLINKS;
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
     conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  /* Every listing carries attributes (READDIRPLUS), not only its first
+   * batch: with the kernel's "auto" mode the rest of a large directory came
+   * as plain READDIR, and a walk then looked each of those entries up, one
+   * round trip each.  Entries the kernel holds already go out as names only
+   * (do_readdir), so a warm listing costs no more. */
+  conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
   conn->time_gran = 1;
 }
 
@@ -622,6 +629,14 @@ cf_getxattr (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
           return;
         }
     }
+  else if (n->kind == CF_ENTRY && S_ISDIR (n->e.mode) && strcmp (name, XATTR_OPAQUE) == 0)
+    {
+      /* A tree is a whole image: nothing below it is to be merged into its
+       * directories.  Saying so spares overlayfs the redirect it would ask
+       * next of every directory on a cold walk (one round trip each). */
+      reply_xattr_value (req, "y", 1, size);
+      return;
+    }
   if (sp_str_has_prefix (name, OVL_ESCAPED_PREFIX))
     {
       /* The image's own trusted.overlay.X, escaped the way overlayfs expects
@@ -682,6 +697,8 @@ cf_listxattr (fuse_req_t req, fuse_ino_t ino, size_t size)
         }
       else if (n->kind == CF_ENTRY && S_ISREG (n->e.mode))
         name = i == n->e.n_xattrs ? XATTR_METACOPY : XATTR_REDIRECT;
+      else if (n->kind == CF_ENTRY && S_ISDIR (n->e.mode) && i == n->e.n_xattrs)
+        name = XATTR_OPAQUE;
       else
         break;
       if (sp_str_has_prefix (name, "trusted."))

@@ -130,12 +130,23 @@ mount_layer_a() { # TREE DIR
     run setpriv $who "$PY" -c 'import os,sys; os.getxattr(sys.argv[1], "trusted.overlay.redirect")' "$f"
     [ "$status" -ne 0 ]
   done
-  # The image's own trusted.overlay.* are escaped, never interpreted.
+  # The image's own trusted.overlay.* are escaped, never interpreted: deep
+  # has its own opaque, usr/bin has none.
   run "$PY" -c 'import os,sys; print(os.getxattr(sys.argv[1], "trusted.overlay.overlay.opaque").decode())' \
     "$W/mnt/trees/$T1/usr/lib/deep"
   [ "$output" = y ]
-  run "$PY" -c 'import os,sys; os.getxattr(sys.argv[1], "trusted.overlay.opaque")' "$W/mnt/trees/$T1/usr/lib/deep"
+  run "$PY" -c 'import os,sys; os.getxattr(sys.argv[1], "trusted.overlay.overlay.opaque")' "$W/mnt/trees/$T1/usr/bin"
   [ "$status" -ne 0 ]
+  # Every directory of a tree is opaque to overlayfs (a tree is a whole
+  # image): shown and listed to CAP_SYS_ADMIN only, never on a file.
+  run "$PY" -c 'import os,sys; print(os.getxattr(sys.argv[1], "trusted.overlay.opaque").decode(), sorted(os.listxattr(sys.argv[1])))' \
+    "$W/mnt/trees/$T1/usr/bin"
+  [ "$output" = "y ['trusted.overlay.opaque']" ]
+  run "$PY" -c 'import os,sys; os.getxattr(sys.argv[1], "trusted.overlay.opaque")' "$f"
+  [ "$status" -ne 0 ]
+  run setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" -c 'import os,sys; print(sorted(os.listxattr(sys.argv[1])))' \
+    "$W/mnt/trees/$T1/usr/bin"
+  [ "$output" = "[]" ]
 }
 
 @test "overlay stack: reads go straight to the objects, never through FUSE" {
@@ -271,6 +282,36 @@ mount_layer_a() { # TREE DIR
   [ $((held1 - held0)) -eq 0 ]
   # Warm: the kernel held all 50, so they went out as names.
   [ $((held2 - held1)) -eq 50 ]
+}
+
+@test "layer A, cold walk: every listing carries attributes, directories answer opaque" {
+  need_overlay
+  # 600 entries: more than one READDIRPLUS reply holds.
+  mkdir -p "$W/img8/big/sub1" "$W/img8/big/sub2"
+  for f in $(seq 1 600); do echo "$f" > "$W/img8/big/an-entry-with-a-longer-name-$f"; done
+  t8=$("$H" mkstore "$W/store" "$W/img8" img8)
+  mount_layer_a "$t8" "$W/a8"
+  # Twice: the first pass frees overlayfs' dentries, which pinned the view's.
+  echo 2 > /proc/sys/vm/drop_caches
+  echo 2 > /proc/sys/vm/drop_caches
+  sleep 1
+  # One read of the stats file per snapshot; that read is itself a lookup
+  # (the file's entry is never cached).
+  counters() { awk '$1 == "lookup" { l = $2 } $1 == "getxattr" { g = $2 } END { print l, g }' "$W/mnt/stats"; }
+  read -r l0 g0 < <(counters)
+  [ "$(find "$W/a8" -type f -printf '%s %m %T@\n' | wc -l)" -eq 600 ]
+  read -r l1 g1 < <(counters)
+  echo "cold walk: $((l1 - l0 - 1)) lookups, $((g1 - g0)) getxattr"
+  # No entry was looked up one by one after its listing...
+  [ $((l1 - l0 - 1)) -eq 0 ]
+  # ...and a directory costs overlayfs at most two questions (opaque, then
+  # origin: the opaque answer spares it the redirect), a file three.
+  [ $((g1 - g0)) -le $((600 * 3 + 3 * 2)) ]
+  run "$PY" -c 'import os,sys; print(os.getxattr(sys.argv[1], "trusted.overlay.opaque").decode())' "$W/mnt/trees/$t8/big/sub1"
+  [ "$output" = y ]
+  run diff <("$H" dump "$W/img8") <("$H" dump "$W/a8")
+  echo "$output"
+  [ "$status" -eq 0 ]
 }
 
 @test "page cache: directory listings are not cached, identical symlinks of two trees are one page" {

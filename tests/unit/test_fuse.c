@@ -287,7 +287,9 @@ dump_xattrs (const char *path, bool view)
       cleanup_free char *unescaped = NULL;
       unsigned char val[65536];
       ssize_t vl;
-      if (view && (strcmp (shown, "trusted.overlay.metacopy") == 0 || strcmp (shown, "trusted.overlay.redirect") == 0))
+      if (view
+          && (strcmp (shown, "trusted.overlay.metacopy") == 0 || strcmp (shown, "trusted.overlay.redirect") == 0
+              || strcmp (shown, "trusted.overlay.opaque") == 0))
         continue;
       if (view && sp_str_has_prefix (shown, "trusted.overlay.overlay."))
         shown = unescaped = sp_xasprintf ("trusted.overlay.%s", shown + strlen ("trusted.overlay.overlay."));
