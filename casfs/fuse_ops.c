@@ -667,6 +667,19 @@ cf_getxattr (fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
   reply_xattr_value (req, x->value, x->len, size);
 }
 
+/* The overlay xattrs the view itself answers for a node (cf_getxattr gives
+ * their values), listed after the image's own. */
+static const char *const *
+own_xattrs (const struct cf_node *n)
+{
+  static const char *const file[] = { XATTR_METACOPY, XATTR_REDIRECT, NULL };
+  static const char *const dir[] = { XATTR_OPAQUE, NULL };
+  static const char *const none[] = { NULL };
+  if (n->kind != CF_ENTRY)
+    return none;
+  return S_ISREG (n->e.mode) ? file : S_ISDIR (n->e.mode) ? dir : none;
+}
+
 static void
 cf_listxattr (fuse_req_t req, fuse_ino_t ino, size_t size)
 {
@@ -675,6 +688,7 @@ cf_listxattr (fuse_req_t req, fuse_ino_t ino, size_t size)
   cleanup_free char *list = NULL;
   size_t len = 0, cap = 64;
   bool admin = false, asked = false;
+  const char *const *own;
 
   fs->n.listxattr++;
   if (n == NULL)
@@ -682,8 +696,9 @@ cf_listxattr (fuse_req_t req, fuse_ino_t ino, size_t size)
       fuse_reply_err (req, ESTALE);
       return;
     }
+  own = own_xattrs (n);
   list = sp_xmalloc0 (cap);
-  for (size_t i = 0; i <= n->e.n_xattrs + 1; i++)
+  for (size_t i = 0;; i++)
     {
       cleanup_free char *escaped = NULL;
       const char *name;
@@ -695,11 +710,7 @@ cf_listxattr (fuse_req_t req, fuse_ino_t ino, size_t size)
           if (sp_str_has_prefix (name, OVL_PREFIX))
             name = escaped = sp_xasprintf (OVL_ESCAPED_PREFIX "%s", name + strlen (OVL_PREFIX));
         }
-      else if (n->kind == CF_ENTRY && S_ISREG (n->e.mode))
-        name = i == n->e.n_xattrs ? XATTR_METACOPY : XATTR_REDIRECT;
-      else if (n->kind == CF_ENTRY && S_ISDIR (n->e.mode) && i == n->e.n_xattrs)
-        name = XATTR_OPAQUE;
-      else
+      else if ((name = own[i - n->e.n_xattrs]) == NULL)
         break;
       if (sp_str_has_prefix (name, "trusted."))
         {
